@@ -1,0 +1,314 @@
+"""``jupyter sauce``: the command line, a thin adapter over :class:`~jupyter_sauce.Sauce`.
+
+Exit codes: 0 success, 2 bad input, 1 failure. Errors are one sentence on stderr; a
+traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+from traitlets.config import Config
+
+from .config import load_config
+from .engine import Progress
+from .errors import InputError, SauceError
+from .iocs import alert_iocs
+from .networks import RangeFilter
+from .pipeline import Case, Sauce
+from .report import alert_groups, ioc_table, write_outputs
+from .virustotal import EnrichProgress
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="jupyter sauce",
+        description="Packet-capture triage: Suricata alerts, network ranges, IoCs, VirusTotal.",
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    p.add_argument("--store", metavar="DIR", help="case store directory")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyze", help="analyse captures with Suricata")
+    a.add_argument("captures", nargs="+", metavar="CAPTURE")
+    _analysis_args(a)
+    a.add_argument("--exclude-src", default="", metavar="CIDRS")
+    a.add_argument("--exclude-dst", default="", metavar="CIDRS")
+    a.add_argument("--include-src", default="", metavar="CIDRS")
+    a.add_argument("--include-dst", default="", metavar="CIDRS")
+    a.add_argument("--hosts", action="store_true", help="IoCs from all hosts in the capture")
+
+    d = sub.add_parser("demo", help="write and analyse the built-in Szechuan demo capture")
+    d.add_argument("--path", metavar="FILE", help="where to write the demo capture")
+    _analysis_args(d, demo=True)
+
+    r = sub.add_parser("rules", help="manage rulesets")
+    rsub = r.add_subparsers(dest="rules_command", required=True)
+    u = rsub.add_parser("update", help="fetch ET Open with suricata-update")
+    u.add_argument("--local", metavar="PATH", help="build from local rules only (offline)")
+    rsub.add_parser("show", help="show the default ruleset")
+
+    v = sub.add_parser("reports", help="offline VirusTotal reports")
+    vsub = v.add_subparsers(dest="reports_command", required=True)
+    vi = vsub.add_parser("import", help="import VT v3 IP reports (file or directory)")
+    vi.add_argument("path")
+    ve = vsub.add_parser("export", help="export offline reports to a directory")
+    ve.add_argument("dest")
+    return p
+
+
+def _analysis_args(a: argparse.ArgumentParser, demo: bool = False) -> None:
+    a.add_argument("--rules", metavar="PATH", help="rules dir/file, 'starter' or 'installed'")
+    a.add_argument("--home-net", metavar="CIDRS", help="HOME_NET for Suricata")
+    a.add_argument(
+        "--vt", dest="vt", action="store_true", default=True, help="VirusTotal (default)"
+    )
+    a.add_argument("--no-vt", dest="vt", action="store_false", help="skip VirusTotal")
+    a.add_argument("--reports", metavar="DIR", help="offline VirusTotal reports directory")
+    a.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    a.add_argument("--out", metavar="DIR", help="write alerts, flows, IoCs as CSV and Parquet")
+    a.add_argument("--rerun", action="store_true", help="run Suricata even if results are stored")
+    a.add_argument("--no-warm", action="store_true", help="do not keep a warm Suricata")
+
+
+class ProgressPrinter:
+    """Progress on stderr: one rewritten line on a terminal, a line every few seconds elsewhere."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+        self.start = time.monotonic()
+
+    def __call__(self, p: Progress | EnrichProgress) -> None:
+        now = time.monotonic()
+        final = bool(p.total) and p.done >= p.total
+        if not self.tty and now - self.last < 2 and not final:
+            return
+        self.last = now
+        frac = f"{100 * min(1.0, p.done / p.total):5.1f}%" if p.total else "     "
+        left = p.eta if isinstance(p, Progress) else p.eta_seconds
+        eta = f", ETA {left:.0f} s" if left else ""
+        line = f"{self.label}: {p.message} {frac} ({now - self.start:.1f} s{eta})"
+        if self.tty:
+            sys.stderr.write("\r" + line[:120].ljust(120))
+            if final:
+                sys.stderr.write("\n")
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def _config(args: argparse.Namespace) -> Config:
+    extra = Config()
+    if args.store:
+        extra.StoreConfig.store_dir = args.store
+    if getattr(args, "reports", None):
+        extra.VirusTotalConfig.reports_dir = args.reports
+    if getattr(args, "no_warm", False):
+        extra.SuricataConfig.warm = False
+    return load_config(extra)
+
+
+def _analyse_many(sauce: Sauce, captures: list[str], args: argparse.Namespace) -> list[Case]:
+    cases = []
+    for cap in captures:
+        cases.append(
+            sauce.analyze(
+                cap,
+                rules=args.rules,
+                home_net=args.home_net,
+                rerun=args.rerun,
+                progress=ProgressPrinter(Path(cap).name),
+                cancel=threading.Event(),
+            )
+        )
+    return cases
+
+
+def _emit(sauce: Sauce, cases: list[Case], flt: RangeFilter, args: argparse.Namespace) -> None:
+    out = sys.stdout
+    docs = []
+    for case in cases:
+        alerts = flt.apply(case.alerts)
+        iocs = alert_iocs(alerts)
+        if getattr(args, "hosts", False):
+            from .iocs import host_iocs
+
+            iocs = host_iocs(flt.apply(case.flows))
+        intel = None
+        if args.vt and len(iocs):
+            intel = sauce.enrich(list(iocs["ip"]), progress=ProgressPrinter("VirusTotal"))
+        table = ioc_table(iocs, intel.frame if intel is not None else None)
+        groups = alert_groups(alerts)
+        notes = case.notices + case.warnings + (intel.notices if intel is not None else [])
+        if args.out:
+            write_outputs(
+                Path(args.out) / Path(case.capture["name"]).stem, alerts, case.flows, table
+            )
+        if args.format == "json":
+            docs.append(
+                {
+                    "capture": case.capture["path"],
+                    "key": case.key,
+                    "engine": case.manifest["engine"]["name"],
+                    "ruleset": case.ruleset,
+                    "home_net": case.manifest["options"]["home_net"],
+                    "filters": flt.to_dict(),
+                    "counts": {"alerts": int(len(case.alerts)), "shown": int(len(alerts))},
+                    "notes": notes,
+                    "alert_groups": json.loads(groups.to_json(orient="records", date_format="iso")),
+                    "iocs": json.loads(table.to_json(orient="records", date_format="iso")),
+                }
+            )
+            continue
+        if args.format == "csv":
+            out.write(f"# alerts {case.capture['name']}\n")
+            groups.to_csv(out, index=False)
+            out.write(f"# iocs {case.capture['name']}\n")
+            table.to_csv(out, index=False)
+            continue
+        _print_table(case, alerts, groups, table, flt, notes)
+    if args.format == "json":
+        json.dump(docs, out, indent=1, default=str)
+        out.write("\n")
+
+
+TABLE_IOC_COLUMNS = (
+    "ip",
+    "ip_class",
+    "alerts",
+    "as_src",
+    "as_dst",
+    "flows",
+    "packets",
+    "bytes",
+    "peers",
+    "first_seen",
+    "last_seen",
+    "signatures",
+    "malicious",
+    "suspicious",
+    "harmless",
+    "as_owner",
+    "country",
+    "source",
+    "link",
+)
+
+
+def _terse(frame: pd.DataFrame) -> pd.DataFrame:
+    """Timestamps to the second and no <NA> noise, for a terminal table."""
+    out = frame.copy()
+    for col in out.columns:
+        kind = str(out[col].dtype)
+        if kind.startswith(("timestamp", "datetime64")):
+            out[col] = out[col].dt.strftime("%Y-%m-%d %H:%M:%S")
+    return out.astype(object).where(out.notna(), "")
+
+
+def _print_table(case, alerts, groups, table, flt, notes) -> None:
+    m = case.manifest
+    cap = case.capture
+    print(f"== {cap['name']}  ({cap['packets']} packets, sha256 {cap['sha256'][:12]})")
+    rs = case.ruleset
+    date = f", {rs['date']}" if rs.get("date") else ""
+    print(
+        f"   Suricata {m['engine']['suricata']} ({m['engine']['name']}), rules: "
+        f"{rs['source']} {rs['location']} ({rs['rules']} rules{date}), HOME_NET: {case.home_net}"
+    )
+    if flt:
+        print(f"   filters: {flt.describe()}  ({len(alerts)} of {len(case.alerts)} alerts shown)")
+    for note in notes:
+        print(f"   note: {note}")
+    with pd.option_context(
+        "display.max_rows", 200, "display.max_colwidth", 60, "display.width", 250
+    ):
+        print(f"\nAlerts ({len(alerts)}), grouped by signature, source and destination:")
+        print(_terse(groups).to_string(index=False) if len(groups) else "   (no alerts)")
+        print(f"\nIoCs ({len(table)}):")
+        shown = [c for c in TABLE_IOC_COLUMNS if c in table.columns]
+        print(_terse(table[shown]).to_string(index=False) if len(table) else "   (none)")
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except SauceError as exc:
+        if args.debug:
+            raise
+        print(f"jupyter sauce: error: {exc.message}", file=sys.stderr)
+        if exc.details:
+            print(exc.details, file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("jupyter sauce: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace) -> int:
+    if args.command == "analyze":
+        flt = RangeFilter.from_strings(
+            include_src=args.include_src,
+            include_dst=args.include_dst,
+            exclude_src=args.exclude_src,
+            exclude_dst=args.exclude_dst,
+        )
+        for note in flt.notes:
+            print(f"jupyter sauce: note: {note}", file=sys.stderr)
+        with Sauce(_config(args)) as sauce:
+            cases = _analyse_many(sauce, args.captures, args)
+            _emit(sauce, cases, flt, args)
+        return 0
+    if args.command == "demo":
+        from .demo import write_demo_capture
+
+        target = Path(args.path) if args.path else Path.cwd() / "szechuan-demo.pcap"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_demo_capture(target)
+        except OSError as exc:
+            raise InputError(
+                f"The demo capture cannot be written to {str(target)!r}: {exc.strerror or exc}."
+            ) from exc
+        print(f"Wrote the demo capture to {target}", file=sys.stderr)
+        args.rules = args.rules or "starter"
+        with Sauce(_config(args)) as sauce:
+            cases = _analyse_many(sauce, [str(target)], args)
+            _emit(sauce, cases, RangeFilter(), args)
+        return 0
+    if args.command == "rules":
+        with Sauce(_config(args)) as sauce:
+            if args.rules_command == "update":
+                from .rules import update_rules
+
+                res = update_rules(
+                    sauce.rules_config.data_dir, args.local, sauce.suricata_config.suricata_path
+                )
+                print(f"Installed {res['rules']} rules in {res['rules_file']}.")
+            else:
+                rs = sauce.ruleset()
+                print(f"Default ruleset: {rs.describe()}; fingerprint {rs.fingerprint[:16]}")
+        return 0
+    if args.command == "reports":
+        with Sauce(_config(args)) as sauce:
+            if args.reports_command == "import":
+                n = sauce.enricher.import_reports(args.path)
+                print(f"Imported {n} VirusTotal report(s).")
+            else:
+                n = sauce.enricher.export_reports(args.dest)
+                print(f"Exported {n} VirusTotal report(s) to {args.dest}.")
+        return 0
+    raise InputError(f"Unknown command {args.command!r}.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Configuration: traitlets ``Configurable`` classes shared by the CLI, the kernel and the server.
+
+A hub admin sets them once, e.g. in ``/etc/jupyter/jupyter_sauce_config.py`` (CLI and
+kernel) or ``jupyter_server_config.py`` (server)::
+
+    c.SuricataConfig.suricata_path = "/usr/bin/suricata"
+    c.RulesConfig.rules = "/srv/rules/et-open"
+    c.VirusTotalConfig.reports_dir = "/srv/vt-reports"
+
+Nothing here is a module global: front ends build these objects and pass them in.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from traitlets import Bool, Enum, Float, Int, List, Unicode, default
+from traitlets.config import Config, Configurable
+
+DEFAULT_HOME_NET = "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16"
+
+
+class SuricataConfig(Configurable):
+    """How Suricata is found and run."""
+
+    suricata_path = Unicode(
+        "suricata", help="Suricata binary (name on PATH or absolute path)."
+    ).tag(config=True)
+    runner = Enum(["local"], default_value="local", help="Where Suricata runs.").tag(config=True)
+    warm = Bool(
+        True, help="Keep one Suricata in unix-socket mode with the rules loaded (warm engine)."
+    ).tag(config=True)
+    runmode = Enum(
+        ["single", "autofp"],
+        default_value="single",
+        help="Suricata runmode (single is deterministic; autofp uses more cores).",
+    ).tag(config=True)
+    home_net = Unicode(
+        DEFAULT_HOME_NET, help="Default HOME_NET for an analysis (CIDRs, comma or space separated)."
+    ).tag(config=True)
+    max_capture_size = Int(
+        0, help="Refuse captures larger than this many bytes (0: no limit)."
+    ).tag(config=True)
+    timeout = Float(3600.0, help="Give up on one Suricata run after this many seconds.").tag(
+        config=True
+    )
+
+
+class RulesConfig(Configurable):
+    """Which ruleset analyses use."""
+
+    rules = Unicode(
+        "",
+        help=(
+            "Default ruleset: a directory of .rules files, one .rules file, 'starter' (the "
+            "project's own small ruleset), 'installed' (what suricata-update installed), or "
+            "'' to use the installed ET Open rules when present and the starter rules otherwise."
+        ),
+    ).tag(config=True)
+    bad_ips = List(
+        Unicode(),
+        default_value=["203.78.103.109"],
+        help="Addresses the starter ruleset flags when a TLS session goes to them.",
+    ).tag(config=True)
+    data_dir = Unicode(
+        "", help="Where 'jupyter sauce rules update' keeps suricata-update's data."
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        from platformdirs import user_data_dir
+
+        return str(Path(user_data_dir("jupyter_sauce")) / "suricata-update")
+
+
+class StoreConfig(Configurable):
+    """Where analysis results (the case store) live."""
+
+    store_dir = Unicode("", help="Case store directory (default: a per-user cache dir).").tag(
+        config=True
+    )
+
+    @default("store_dir")
+    def _default_store_dir(self) -> str:
+        from platformdirs import user_cache_dir
+
+        return str(Path(user_cache_dir("jupyter_sauce")) / "cases")
+
+
+class VirusTotalConfig(Configurable):
+    """VirusTotal enrichment: sources, key and limits."""
+
+    api_key = Unicode(
+        "", help="VirusTotal API key (default: the VT_API_KEY environment variable)."
+    ).tag(config=True)
+    reports_dir = Unicode(
+        "", help="Offline reports: one VT v3 IP report JSON per address (default: in the store)."
+    ).tag(config=True)
+    host = Unicode(
+        "https://www.virustotal.com", help="VirusTotal API base URL (tests point it elsewhere)."
+    ).tag(config=True)
+    requests_per_minute = Int(4, help="Live lookups per minute (public key: 4).").tag(config=True)
+    requests_per_day = Int(500, help="Live lookups per day (public key: 500).").tag(config=True)
+    lookup_non_global = Bool(
+        False, help="Also look up private, reserved and other non-global addresses."
+    ).tag(config=True)
+    timeout = Float(30.0, help="Seconds to wait for one VirusTotal answer.").tag(config=True)
+
+    @default("api_key")
+    def _default_api_key(self) -> str:
+        return os.environ.get("VT_API_KEY", "")
+
+
+CONFIG_CLASSES = (SuricataConfig, RulesConfig, StoreConfig, VirusTotalConfig)
+
+
+def load_config(extra: Config | None = None) -> Config:
+    """Read ``jupyter_sauce_config.{py,json}`` from every Jupyter config dir (lowest first)."""
+    from jupyter_core.paths import jupyter_config_path
+    from traitlets.config.loader import (
+        ConfigFileNotFound,
+        JSONFileConfigLoader,
+        PyFileConfigLoader,
+    )
+
+    merged = Config()
+    for directory in reversed(jupyter_config_path()):
+        for loader_cls, name in (
+            (JSONFileConfigLoader, "jupyter_sauce_config.json"),
+            (PyFileConfigLoader, "jupyter_sauce_config.py"),
+        ):
+            try:
+                merged.merge(loader_cls(name, path=directory).load_config())
+            except ConfigFileNotFound:
+                continue
+    if extra is not None:
+        merged.merge(extra)
+    return merged

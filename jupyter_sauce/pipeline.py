@@ -1,0 +1,345 @@
+"""The pipeline every front end uses: capture → Suricata → case store → frames.
+
+``Sauce`` holds the configuration, the case store and the warm engine; ``Sauce.analyze``
+returns a :class:`Case`. The CLI, the CaseWidget and the REST handlers are thin
+adapters over these two classes.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+from traitlets.config import Config
+
+from . import eve, fastlog, rules
+from .capture import CaptureInfo, inspect_capture
+from .config import RulesConfig, StoreConfig, SuricataConfig, VirusTotalConfig
+from .engine import Progress, ProgressCallback, RunOutput, find_suricata, run_cold, suricata_version
+from .errors import CaptureError, EngineError, SauceError
+from .frames import ALERT_SCHEMA, FLOW_SCHEMA, empty_frame, frame_to_table, table_to_frame
+from .networks import parse_ranges
+from .store import CaseStore, write_json_atomic
+from .warm import WarmEngine
+
+
+@dataclass
+class Case:
+    """One analysis result: frames are read from the store on first use."""
+
+    key: str
+    entry_dir: Path
+    manifest: dict
+    _alerts: pd.DataFrame | None = field(default=None, repr=False)
+    _flows: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def alerts(self) -> pd.DataFrame:
+        if self._alerts is None:
+            self._alerts = _read_frame(self.entry_dir / "alerts.parquet")
+        return self._alerts
+
+    @property
+    def flows(self) -> pd.DataFrame:
+        if self._flows is None:
+            self._flows = _read_frame(self.entry_dir / "flows.parquet")
+        return self._flows
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.manifest.get("warnings", []))
+
+    @property
+    def notices(self) -> list[str]:
+        return list(self.manifest.get("notices", []))
+
+    @property
+    def capture(self) -> dict:
+        return self.manifest["capture"]
+
+    @property
+    def home_net(self) -> str:
+        return ", ".join(self.manifest["options"]["home_net"])
+
+    @property
+    def ruleset(self) -> dict:
+        return self.manifest["ruleset"]
+
+    def path(self, name: str) -> Path:
+        """A raw file of the entry: 'eve.json', 'fast.log', 'suricata.log'."""
+        return self.entry_dir / name
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    return table_to_frame(pq.read_table(path))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Sauce:
+    """The pipeline facade. Thread-safe for analyses; one warm engine at a time."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        config = config if config is not None else Config()
+        self.suricata_config = SuricataConfig(config=config)
+        self.rules_config = RulesConfig(config=config)
+        self.store_config = StoreConfig(config=config)
+        self.vt_config = VirusTotalConfig(config=config)
+        self.store = CaseStore(self.store_config.store_dir)
+        self._warm: WarmEngine | None = None
+        self._warm_lock = threading.Lock()
+        self._enricher = None
+        self.engine_notes: list[str] = []
+
+    # --- inputs -----------------------------------------------------------------------
+    def ruleset(self, spec: str | None = None) -> rules.Ruleset:
+        return rules.resolve(
+            self.rules_config.rules if spec is None else spec,
+            bad_ips=list(self.rules_config.bad_ips),
+            data_dir=self.rules_config.data_dir,
+            cache=self.store.rulesets_dir,
+        )
+
+    def home_net(self, text: str | None = None) -> list[str]:
+        ranges = parse_ranges(self.suricata_config.home_net if text is None else text)
+        cidrs = [str(net) for net in ranges.networks]
+        if not cidrs:
+            raise CaptureError("HOME_NET is empty; give at least one address or CIDR range.")
+        return cidrs
+
+    def inspect(self, capture: str | os.PathLike) -> CaptureInfo:
+        info = inspect_capture(capture)
+        limit = self.suricata_config.max_capture_size
+        if limit and info.size > limit:
+            raise CaptureError(
+                f"{info.name!r} is {info.size} bytes, over the configured limit of {limit} bytes."
+            )
+        self.store.remember_sha256(Path(capture), info.sha256)
+        return info
+
+    def _key(self, sha256: str, ruleset: rules.Ruleset, home_net: list[str]) -> str:
+        binary = find_suricata(self.suricata_config.suricata_path)
+        from .store import entry_key
+
+        return entry_key(
+            sha256, suricata_version(binary), ruleset.fingerprint, {"home_net": home_net}
+        )
+
+    # --- the work ---------------------------------------------------------------------
+    def open(
+        self, capture: str | os.PathLike, *, rules: str | None = None, home_net: str | None = None
+    ) -> Case | None:
+        """The stored result for this capture and settings, or None (never runs Suricata)."""
+        path = Path(capture)
+        sha = self.store.known_sha256(path) or self.inspect(path).sha256
+        key = self._key(sha, self.ruleset(rules), self.home_net(home_net))
+        return self.load(key) if self.store.has(key) else None
+
+    def load(self, key: str) -> Case:
+        return Case(key, self.store.entry_dir(key), self.store.manifest(key))
+
+    def is_analysed(self, capture: str | os.PathLike) -> bool:
+        """Whether any stored entry exists for this capture's content (cheap when hashed before)."""
+        sha = self.store.known_sha256(Path(capture))
+        return sha is not None and self.store.has_capture(sha)
+
+    def analyze(
+        self,
+        capture: str | os.PathLike,
+        *,
+        rules: str | None = None,
+        home_net: str | None = None,
+        rerun: bool = False,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Case:
+        """Analyse a capture (or reuse the stored result) and return the Case."""
+        t0 = time.monotonic()
+        path = Path(capture).expanduser().absolute()
+        if progress:
+            progress(Progress("inspect", 0, 0, "Reading the capture"))
+        info = self.inspect(path)
+        ruleset = self.ruleset(rules)
+        nets = self.home_net(home_net)
+        key = self._key(info.sha256, ruleset, nets)
+        if not rerun and self.store.has(key):
+            return self.load(key)
+        with self.store.lock(key):
+            if not rerun and self.store.has(key):  # another process made it meanwhile
+                return self.load(key)
+            with self.store.building(key) as work:
+                manifest = self._run(path, info, ruleset, nets, work, progress, cancel)
+                manifest["timings"]["total_s"] = round(time.monotonic() - t0, 3)
+                write_json_atomic(work / "manifest.json", manifest)
+            self.store.mark_capture(info.sha256)
+        return self.load(key)
+
+    def _run(
+        self,
+        path: Path,
+        info: CaptureInfo,
+        ruleset: rules.Ruleset,
+        nets: list[str],
+        work: Path,
+        progress: ProgressCallback | None,
+        cancel: threading.Event | None,
+    ) -> dict:
+        binary = find_suricata(self.suricata_config.suricata_path)
+        warnings = list(info.warnings)
+        notices: list[str] = []
+        timings: dict[str, float] = {}
+        run: RunOutput | None = None
+        if info.packets == 0 and not info.warnings:
+            notices.append(
+                f"The capture {info.name!r} holds no packets; there is nothing to analyse."
+            )
+            alerts, flows = empty_frame(ALERT_SCHEMA), empty_frame(FLOW_SCHEMA)
+            engine_name, load = "none", rules.LoadReport()
+        else:
+            run = self._suricata(binary, path, info, ruleset, nets, work, progress, cancel, notices)
+            engine_name, load = run.engine, run.load
+            timings["suricata_s"] = round(run.seconds, 3)
+            warnings += run.warnings
+            t1 = time.monotonic()
+            parsed = eve.parse_file(run.eve_path)
+            fast = fastlog.parse_file(run.fast_path)
+            timings["parse_s"] = round(time.monotonic() - t1, 3)
+            alerts, flows = parsed.alerts, parsed.flows
+            for name, rep in (("eve.json", parsed.report), ("fast.log", fast.report)):
+                if rep.problems:
+                    first = rep.problems[0]
+                    warnings.append(
+                        f"{rep.bad_lines} line(s) of {name} could not be parsed "
+                        f"(first: line {first.line_no}, {first.reason})."
+                    )
+            if len(fast.alerts) != len(alerts):
+                warnings.append(
+                    f"fast.log has {len(fast.alerts)} alerts but eve.json has {len(alerts)}."
+                )
+            if alerts.empty:
+                notices.append("Suricata raised no alerts on this capture with this ruleset.")
+        if load.failed:
+            warnings.append(f"{load.failed} rule(s) failed to load; see the manifest for which.")
+        pq.write_table(frame_to_table(alerts, ALERT_SCHEMA), work / "alerts.parquet")
+        pq.write_table(frame_to_table(flows, FLOW_SCHEMA), work / "flows.parquet")
+        return {
+            "capture": info.to_dict(),
+            "analysed_at": _now(),
+            "engine": {
+                "name": engine_name,
+                "suricata": suricata_version(binary),
+                "binary": binary,
+                "runmode": self.suricata_config.runmode,
+                "host": platform.node(),
+            },
+            "ruleset": {**ruleset.label, "load": load.to_dict()},
+            "options": {"home_net": nets},
+            "counts": {
+                "alerts": int(len(alerts)),
+                "flows": int(len(flows)),
+                "signatures": int(alerts["signature_id"].nunique()) if len(alerts) else 0,
+            },
+            "timings": timings,
+            "warnings": warnings,
+            "notices": notices,
+        }
+
+    def _suricata(
+        self, binary, path, info, ruleset, nets, work, progress, cancel, notices
+    ) -> RunOutput:
+        cfg = self.suricata_config
+        if cfg.warm:
+            try:
+                engine = self._warm_engine(binary, ruleset, nets)
+                return engine.analyze(
+                    path, info.size, work, progress=progress, cancel=cancel, timeout=cfg.timeout
+                )
+            except EngineError as exc:
+                notices.append(
+                    f"The warm engine failed ({exc.message}); Suricata ran cold instead."
+                )
+                self.stop_engine()
+                for item in work.iterdir():
+                    item.unlink()
+        return run_cold(
+            binary,
+            path,
+            info.size,
+            ruleset,
+            nets,
+            work,
+            runmode=cfg.runmode,
+            progress=progress,
+            cancel=cancel,
+            timeout=cfg.timeout,
+        )
+
+    def _warm_engine(self, binary: str, ruleset: rules.Ruleset, nets: list[str]) -> WarmEngine:
+        key = (binary, ruleset.fingerprint, tuple(nets), self.suricata_config.runmode)
+        with self._warm_lock:
+            if self._warm is not None and (self._warm.key != key or not self._warm.running):
+                self._warm.stop()
+                self._warm = None
+            if self._warm is None:
+                engine = WarmEngine(binary, ruleset, nets, self.suricata_config.runmode)
+                try:
+                    engine.start()
+                except BaseException:
+                    engine.stop()
+                    raise
+                self._warm = engine
+            return self._warm
+
+    def engine_state(self) -> dict:
+        w = self._warm
+        if w is None or not w.running:
+            return {"warm": False, "enabled": self.suricata_config.warm}
+        return {
+            "warm": True,
+            "enabled": True,
+            "ruleset": w.ruleset.label,
+            "home_net": w.home_net,
+            "start_seconds": round(w.started_seconds or 0, 3),
+        }
+
+    def stop_engine(self) -> None:
+        with self._warm_lock:
+            if self._warm is not None:
+                self._warm.stop()
+                self._warm = None
+
+    # --- VirusTotal -------------------------------------------------------------------
+    @property
+    def enricher(self):
+        if self._enricher is None:
+            from .virustotal import Enricher
+
+            self._enricher = Enricher(self.vt_config, self.store.root / "virustotal")
+        return self._enricher
+
+    def enrich(self, ips, progress=None, cancel=None):
+        return self.enricher.enrich(ips, progress=progress, cancel=cancel)
+
+    def close(self) -> None:
+        self.stop_engine()
+        if self._enricher is not None:
+            self._enricher.close()
+            self._enricher = None
+
+    def __enter__(self) -> Sauce:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["Case", "Sauce", "SauceError"]

@@ -1,0 +1,249 @@
+"""Rulesets: rule files + classification.config, with a content fingerprint and a label.
+
+Sources: a directory or files the user names, what suricata-update installed, and the
+project's own starter ruleset (so the demo alerts with no internet).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import EngineError, RulesError
+
+SYSTEM_CLASSIFICATION = Path("/etc/suricata/classification.config")
+SYSTEM_REFERENCE = Path("/etc/suricata/reference.config")
+SURICATA_UPDATE_DEFAULT = Path("/var/lib/suricata/rules/suricata.rules")
+_RULE_LINE = re.compile(rb"^\s*(alert|drop|pass|reject|rejectsrc|rejectdst|rejectboth)\s", re.M)
+_UPDATED = re.compile(rb"updated_at (\d{4})_(\d{2})_(\d{2})")
+_ET_SID = re.compile(rb"^\s*alert\s.*\bsid:\s*2[01]\d{5}\s*;", re.M)  # ET Open and GPL sids
+_SUMMARY = re.compile(r"(\d+) rules successfully loaded, (\d+) rules failed")
+_BAD_SIG = re.compile(r'error parsing signature "(.*)" from file (.*) at line (\d+)')
+
+
+@dataclass
+class Ruleset:
+    """A ruleset ready for Suricata: one combined rules file and its classification.config."""
+
+    source: str  # "starter" | "directory" | "file" | "installed"
+    location: str
+    rule_file: Path
+    classification_file: Path
+    fingerprint: str
+    rule_count: int
+    date: str | None
+
+    @property
+    def label(self) -> dict:
+        return {
+            "source": self.source,
+            "location": self.location,
+            "date": self.date,
+            "rules": self.rule_count,
+            "fingerprint": self.fingerprint[:16],
+        }
+
+    def describe(self) -> str:
+        when = f", {self.date}" if self.date else ""
+        return f"{self.source} ({self.location}{when}, {self.rule_count} rules)"
+
+
+@dataclass
+class LoadReport:
+    """What Suricata said about loading a ruleset."""
+
+    loaded: int | None = None
+    failed: int | None = None
+    failed_rules: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"loaded": self.loaded, "failed": self.failed, "failed_rules": self.failed_rules}
+
+
+def parse_load_report(log_text: str) -> LoadReport:
+    """Rule-load counts and the rules that failed, from suricata.log text."""
+    report = LoadReport()
+    for line in log_text.splitlines():
+        if m := _SUMMARY.search(line):
+            report.loaded, report.failed = int(m.group(1)), int(m.group(2))
+        elif m := _BAD_SIG.search(line):
+            report.failed_rules.append(
+                f"{Path(m.group(2)).name} line {m.group(3)}: {m.group(1)[:300]}"
+            )
+    return report
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _newest_date(data: bytes) -> str | None:
+    dates = _UPDATED.findall(data)
+    if not dates:
+        return None
+    y, m, d = max(dates)
+    return f"{y.decode()}-{m.decode()}-{d.decode()}"
+
+
+def _build(
+    source: str, location: str, files: list[tuple[str, bytes]], classification: bytes, cache: Path
+) -> Ruleset:
+    digest = hashlib.sha256()
+    for name, data in files:
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    digest.update(b"classification\0" + hashlib.sha256(classification).digest())
+    fp = digest.hexdigest()
+    combined = b"\n".join(data.rstrip(b"\n") for _, data in files) + b"\n"
+    target = cache / fp[:24]
+    rule_file, cls_file = target / "rules.rules", target / "classification.config"
+    if not rule_file.is_file() or not cls_file.is_file():
+        _atomic_write(cls_file, classification)
+        _atomic_write(rule_file, combined)
+    return Ruleset(
+        source=source,
+        location=location,
+        rule_file=rule_file,
+        classification_file=cls_file,
+        fingerprint=fp,
+        rule_count=len(_RULE_LINE.findall(combined)),
+        date=_newest_date(combined),
+    )
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise RulesError(
+            f"Rules file {str(path)!r} cannot be read: {exc.strerror or exc}."
+        ) from exc
+
+
+def _default_classification() -> bytes:
+    if SYSTEM_CLASSIFICATION.is_file():
+        return SYSTEM_CLASSIFICATION.read_bytes()
+    from .starter_rules import STARTER_CLASSIFICATION
+
+    return STARTER_CLASSIFICATION.encode()
+
+
+def from_path(path: str | os.PathLike, cache: Path) -> Ruleset:
+    """A ruleset from a directory of .rules files (and its classification.config) or one file."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise RulesError(f"Rules path {str(p)!r} does not exist.")
+    if p.is_dir():
+        rule_paths = sorted(p.glob("*.rules"))
+        if not rule_paths:
+            raise RulesError(f"Rules directory {str(p)!r} holds no .rules files.")
+        cls_path = p / "classification.config"
+        source = "directory"
+    else:
+        if p.suffix != ".rules":
+            raise RulesError(f"Rules file {str(p)!r} should be a .rules file or a directory.")
+        rule_paths, cls_path, source = [p], p.parent / "classification.config", "file"
+    files = [(rp.name, _read(rp)) for rp in rule_paths]
+    if not any(_RULE_LINE.search(data) for _, data in files):
+        raise RulesError(f"Rules path {str(p)!r} contains no rules.")
+    cls = _read(cls_path) if cls_path.is_file() else _default_classification()
+    return _build(source, str(p.resolve()), files, cls, cache)
+
+
+def starter(bad_ips: list[str], cache: Path) -> Ruleset:
+    """The project's own small ruleset (Nmap, .exe over HTTP, RDP brute force, bad TLS peers)."""
+    from .starter_rules import STARTER_CLASSIFICATION, render_starter_rules
+
+    text = render_starter_rules(list(bad_ips)).encode()
+    return _build(
+        "starter",
+        "jupyter_sauce starter rules",
+        [("starter.rules", text)],
+        STARTER_CLASSIFICATION.encode(),
+        cache,
+    )
+
+
+def installed_rules_file(data_dir: str) -> Path | None:
+    """The suricata-update output this project or the system installed, if it holds rules."""
+    for candidate in (Path(data_dir) / "rules" / "suricata.rules", SURICATA_UPDATE_DEFAULT):
+        try:
+            if candidate.is_file() and _RULE_LINE.search(candidate.read_bytes()):
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
+def resolve(spec: str, *, bad_ips: list[str], data_dir: str, cache: Path) -> Ruleset:
+    """Turn a rules setting ('', 'starter', 'installed' or a path) into a Ruleset."""
+    spec = (spec or "").strip()
+    if spec == "starter":
+        return starter(bad_ips, cache)
+    if spec in ("", "installed"):
+        found = installed_rules_file(data_dir)
+        if found is not None:
+            rs = from_path(found, cache)
+            rs.source = "installed"
+            return rs
+        if spec == "installed":
+            raise RulesError(
+                "No installed rules were found: run 'jupyter sauce rules update' first."
+            )
+        return starter(bad_ips, cache)
+    return from_path(spec, cache)
+
+
+def update_rules(data_dir: str, local: str | None = None, suricata: str = "suricata") -> dict:
+    """Run suricata-update (ET Open, or only ``local`` rules offline) and check what it produced."""
+    exe = shutil.which("suricata-update")
+    if exe is None:
+        raise EngineError(
+            "suricata-update is not installed; it comes with Suricata 7 (see the README)."
+        )
+    out_dir = Path(data_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "rules" / "suricata.rules"
+    before = target.stat().st_mtime_ns if target.exists() else None
+    from .engine import find_suricata
+
+    binary = find_suricata(suricata)
+    args = [exe, "--data-dir", str(out_dir), "--no-test", "--no-reload", "--suricata", binary]
+    if local:
+        args += ["--local", str(Path(local).resolve()), "--url", "file:///dev/null"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=900, check=False)
+    tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
+    if proc.returncode != 0:
+        raise EngineError(f"suricata-update failed with exit code {proc.returncode}.", tail)
+    data = target.read_bytes() if target.is_file() else b""
+    count = len(_RULE_LINE.findall(data))
+    et_count = len(_ET_SID.findall(data))
+    changed = target.exists() and target.stat().st_mtime_ns != before
+    if not local and et_count == 0:
+        raise RulesError(
+            "suricata-update fetched no ET Open rules (no internet?); analyses keep using "
+            "the starter rules or the rules you name with --rules.",
+            tail,
+        )
+    if count == 0:
+        raise RulesError("suricata-update produced no rules.", tail)
+    return {
+        "rules_file": str(target),
+        "rules": count,
+        "et_open_rules": et_count,
+        "changed": bool(changed),
+        "log": tail,
+    }

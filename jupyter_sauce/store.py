@@ -1,0 +1,186 @@
+"""The case store: analysis results keyed by content, written atomically.
+
+Layout under the store root::
+
+    entries/<key>/    manifest.json, eve.json, fast.log, suricata.log, alerts.parquet, flows.parquet
+    locks/<key>.lock  held while an entry is being made (two identical runs -> one Suricata run)
+    tmp/<key>.<pid>.<n>/  work in progress; renamed into entries/ when complete
+    hashes/           capture path+size+mtime -> sha256, so "analysed?" needs no re-hash
+    captures/<sha256> a marker: some entry holds results for this capture
+    rulesets/         combined rule files by fingerprint
+
+The key is sha256 of the capture's sha256, Suricata's version, the ruleset fingerprint and
+the options, so a renamed copy hits the cache and an edited capture does not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from filelock import FileLock
+
+from .errors import StoreError
+
+STORE_FORMAT = 1
+
+
+class StoreNotWritable(StoreError):
+    """The store directory cannot be created or written."""
+
+    exit_code = 2
+
+
+def entry_key(capture_sha256: str, suricata_version: str, rules_fp: str, options: dict) -> str:
+    """The content key of one analysis."""
+    blob = json.dumps(
+        {
+            "format": STORE_FORMAT,
+            "capture": capture_sha256,
+            "suricata": suricata_version,
+            "rules": rules_fp,
+            "options": options,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=1, default=str)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class CaseStore:
+    """Content-keyed analysis entries on disk."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root).expanduser()
+        try:
+            for sub in ("entries", "locks", "tmp", "hashes", "rulesets", "captures"):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root / "tmp"):
+                pass
+        except OSError as exc:
+            raise StoreNotWritable(
+                f"The case store {str(self.root)!r} is not writable "
+                f"({exc.strerror or exc}); set StoreConfig.store_dir or --store."
+            ) from exc
+        self._sweep_tmp()
+
+    @property
+    def rulesets_dir(self) -> Path:
+        return self.root / "rulesets"
+
+    def entry_dir(self, key: str) -> Path:
+        return self.root / "entries" / key
+
+    def has(self, key: str) -> bool:
+        return (self.entry_dir(key) / "manifest.json").is_file()
+
+    def manifest(self, key: str) -> dict:
+        path = self.entry_dir(key) / "manifest.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"The store entry {key} cannot be read: {exc}.") from exc
+
+    def keys(self) -> list[str]:
+        return sorted(
+            p.name for p in (self.root / "entries").iterdir() if (p / "manifest.json").is_file()
+        )
+
+    @contextlib.contextmanager
+    def lock(self, key: str, timeout: float = -1) -> Iterator[None]:
+        """Hold the per-key lock (a file lock: works across processes)."""
+        with FileLock(str(self.root / "locks" / f"{key}.lock"), timeout=timeout):
+            yield
+
+    @contextlib.contextmanager
+    def building(self, key: str) -> Iterator[Path]:
+        """A temp dir to build an entry in; renamed into place only if the block succeeds."""
+        tmp = Path(tempfile.mkdtemp(prefix=f"{key}.{os.getpid()}.", dir=self.root / "tmp"))
+        try:
+            yield tmp
+            if not (tmp / "manifest.json").is_file():
+                raise StoreError("An entry was built without a manifest.")
+            target = self.entry_dir(key)
+            if target.exists():
+                shutil.rmtree(target)
+            os.rename(tmp, target)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def remove(self, key: str) -> None:
+        target = self.entry_dir(key)
+        if target.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f"{key}.rm.", dir=self.root / "tmp"))
+            os.rename(target, trash / key)
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def mark_capture(self, sha256: str) -> None:
+        """Remember that some entry holds results for the capture with this content."""
+        (self.root / "captures" / sha256).touch()
+
+    def has_capture(self, sha256: str) -> bool:
+        return (self.root / "captures" / sha256).exists()
+
+    # capture hashes, so listing captures and "analysed?" checks need no re-hash
+    def _hash_record(self, path: Path) -> Path:
+        return (
+            self.root
+            / "hashes"
+            / (hashlib.sha1(str(path.resolve()).encode()).hexdigest() + ".json")
+        )
+
+    def known_sha256(self, path: Path) -> str | None:
+        try:
+            st = path.stat()
+            rec = json.loads(self._hash_record(path).read_text())
+        except (OSError, ValueError):
+            return None
+        if rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
+            return rec.get("sha256")
+        return None
+
+    def remember_sha256(self, path: Path, sha256: str) -> None:
+        st = path.stat()
+        record = {
+            "path": str(path.resolve()),
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "sha256": sha256,
+        }
+        write_json_atomic(self._hash_record(path), record)
+
+    def _sweep_tmp(self) -> None:
+        """Remove leftovers of killed runs (their pid no longer exists)."""
+        for item in (self.root / "tmp").iterdir():
+            parts = item.name.split(".")
+            if len(parts) >= 3 and parts[1].isdigit():
+                pid = int(parts[1])
+                if pid != os.getpid() and not _alive(pid):
+                    shutil.rmtree(item, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

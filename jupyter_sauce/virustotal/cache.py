@@ -1,0 +1,156 @@
+"""On-disk report directories and the not-found list (the local cache).
+
+Layout under the enricher's ``cache_dir``::
+
+    cache_dir/cache/<ip>.json     the local cache: every report fetched live (VT v3 body)
+    cache_dir/not_found.json      {ip: "YYYY-MM-DD"} addresses VirusTotal answered 404 for
+    cache_dir/reports/<ip>.json   default offline reports directory (VirusTotalConfig.reports_dir)
+    cache_dir/usage.json          per-day request counts (see ratelimit.DailyUsage)
+
+Every file is written atomically (temp file + os.replace), and read-modify-write files
+are updated under a file lock, so two processes can share one cache directory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from ..errors import ReportError
+from .files import atomic_write_json, read_json_or
+from .report import file_name, iter_valid_reports, read_report_file, report_files
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND_TTL = timedelta(days=30)
+
+
+class ReportDir:
+    """A directory of VT v3 IP reports.
+
+    Files this package writes are named by :func:`report.file_name`; files put there by
+    people may have any ``*.json`` name, so a miss by name falls back to an index of the
+    directory built from the files' contents (once per :meth:`refresh`). Invalid files
+    are never used and are listed in :attr:`problems`.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self._index: dict[str, Path] | None = None
+        self.problems: dict[Path, str] = {}
+
+    def refresh(self) -> None:
+        """Forget the content index (files may have been added since)."""
+        self._index = None
+        self.problems = {}
+
+    def _build_index(self) -> dict[str, Path]:
+        index: dict[str, Path] = {}
+        if self.directory.is_dir():
+            for path, ip, body_or_problem in iter_valid_reports(self.directory):
+                if ip is None:
+                    self.problems[path] = str(body_or_problem)
+                    log.debug("ignoring %s: %s", path, body_or_problem)
+                else:
+                    index.setdefault(ip, path)
+        return index
+
+    def get(self, ip: str) -> dict[str, Any] | None:
+        """The report of canonical ``ip``, or None if the directory has none."""
+        path = self.directory / file_name(ip)
+        if path.is_file():
+            try:
+                found_ip, body = read_report_file(path)
+            except ReportError as exc:
+                self.problems[path] = exc.message
+            else:
+                if found_ip == ip:
+                    return body
+        if self._index is None:
+            self._index = self._build_index()
+        indexed = self._index.get(ip)
+        if indexed is None or indexed == path:
+            return None
+        return read_report_file(indexed)[1]
+
+    def put(self, ip: str, body: dict[str, Any]) -> Path:
+        """Save the report of canonical ``ip`` atomically; returns its path."""
+        path = self.directory / file_name(ip)
+        atomic_write_json(path, body)
+        if self._index is not None:
+            self._index[ip] = path
+        return path
+
+    def remove(self, ip: str) -> None:
+        """Delete the report of ``ip`` saved under this package's name, if any."""
+        (self.directory / file_name(ip)).unlink(missing_ok=True)
+        if self._index is not None:
+            self._index.pop(ip, None)
+
+    def items(self) -> Iterable[tuple[str, dict[str, Any]]]:
+        """Every valid report in the directory as ``(ip, body)``."""
+        if not self.directory.is_dir():
+            return
+        for _path, ip, body in iter_valid_reports(self.directory):
+            if ip is not None:
+                yield ip, body
+
+
+class NotFoundList:
+    """Addresses VirusTotal does not know, remembered for :data:`NOT_FOUND_TTL`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = FileLock(str(self.path) + ".lock")
+
+    def _load(self) -> dict[str, str]:
+        data = read_json_or(self.path, {})
+        if not isinstance(data, dict):
+            raise ValueError(f"{self.path} is not a JSON object")
+        return data
+
+    def contains(self, ip: str, today: date | None = None) -> bool:
+        """Whether ``ip`` was answered "not found" within the last :data:`NOT_FOUND_TTL`."""
+        seen = self._load().get(ip)
+        if seen is None:
+            return False
+        today = today or datetime.now(timezone.utc).date()
+        return today - date.fromisoformat(seen) <= NOT_FOUND_TTL
+
+    def add(self, ip: str, today: date | None = None) -> None:
+        """Remember that VirusTotal answered 404 for ``ip`` today (UTC)."""
+        today = today or datetime.now(timezone.utc).date()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            data = self._load()
+            data[ip] = today.isoformat()
+            atomic_write_json(self.path, data)
+
+    def discard(self, ip: str) -> None:
+        """Forget ``ip`` (e.g. a report for it was imported)."""
+        if not self.path.exists():
+            return
+        with self._lock:
+            data = self._load()
+            if data.pop(ip, None) is not None:
+                atomic_write_json(self.path, data)
+
+
+def load_reports(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Read and validate a report file or every ``*.json`` in a directory.
+
+    All files are validated before anything is returned: the first invalid one raises
+    :class:`ReportError` naming it.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ReportError(f"{path} does not exist.")
+    files = report_files(path)
+    if not files:
+        raise ReportError(f"{path} holds no .json report files.")
+    return [read_report_file(p) for p in files]

@@ -1,0 +1,144 @@
+"""VirusTotal API v3 IP-address reports: validate, summarize, read, name.
+
+A report is the JSON body of ``GET /api/v3/ip_addresses/{ip}``::
+
+    {"data": {"type": "ip_address", "id": "8.8.8.8", "attributes": {...}, ...}}
+
+Offline report files hold exactly that body, one address per file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import ReportError
+from .ipscope import canonical_ip
+
+GUI_URL = "https://www.virustotal.com/gui/ip-address/{ip}"
+
+# the numeric/text summary fields taken from a report (frame columns of the same names)
+STAT_FIELDS = ("malicious", "suspicious", "harmless", "undetected")
+
+
+def gui_link(ip: str) -> str:
+    """The VirusTotal web page of an address (canonical form, IPv6 compressed)."""
+    return GUI_URL.format(ip=canonical_ip(ip))
+
+
+def report_problem(body: Any) -> str | None:
+    """What makes ``body`` not a VT v3 IP report (a sentence fragment), or None if valid."""
+    if not isinstance(body, dict):
+        return f"the top level is a JSON {type(body).__name__}, not an object"
+    data = body.get("data")
+    if not isinstance(data, dict):
+        return 'it has no "data" object'
+    if data.get("type") != "ip_address":
+        return f'data.type is {data.get("type")!r}, not "ip_address"'
+    ident = data.get("id")
+    if not isinstance(ident, str):
+        return f"data.id is {ident!r}, not an IP address"
+    try:
+        canonical_ip(ident)
+    except ValueError:
+        return f"data.id {ident!r} is not an IP address"
+    if not isinstance(data.get("attributes"), dict):
+        return "data.attributes is missing or not an object"
+    return None
+
+
+def validate_report(body: Any, origin: str) -> str:
+    """Check ``body`` is a VT v3 IP report and return its canonical IP.
+
+    Raises :class:`~jupyter_sauce.errors.ReportError` naming ``origin`` (a file name or
+    a description) and what is wrong, in one sentence.
+    """
+    problem = report_problem(body)
+    if problem is not None:
+        raise ReportError(f"{origin} is not a VirusTotal v3 IP report: {problem}.")
+    return canonical_ip(body["data"]["id"])
+
+
+def read_report_file(path: Path) -> tuple[str, dict[str, Any]]:
+    """Read and validate one report file; returns ``(canonical ip, body)``.
+
+    Raises :class:`ReportError` if the file cannot be read, is not JSON or is not an
+    IP report.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ReportError(f"{path} could not be read: {exc.strerror or exc}.") from exc
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ReportError(
+            f"{path} is not a VirusTotal v3 IP report: it is not JSON ({exc})."
+        ) from exc
+    return validate_report(body, str(path)), body
+
+
+def report_files(path: Path) -> list[Path]:
+    """The ``*.json`` files of a directory (sorted, no hidden files), or ``[path]`` for a file."""
+    path = Path(path)
+    if path.is_dir():
+        return sorted(p for p in path.glob("*.json") if p.is_file() and not p.name.startswith("."))
+    return [path]
+
+
+def file_name(ip: str) -> str:
+    """The file name this package gives the report of ``ip`` (':' is not portable: '-')."""
+    return canonical_ip(ip).replace(":", "-") + ".json"
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _timestamp_or_none(value: Any) -> datetime | None:
+    seconds = _int_or_none(value)
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+def summarize(body: dict[str, Any]) -> dict[str, Any]:
+    """Summary fields of a (validated) report: detection counts, reputation, AS, country, date.
+
+    Missing or mistyped attributes become None (minimal reports are common).
+    """
+    attributes = body["data"]["attributes"]
+    stats = attributes.get("last_analysis_stats")
+    stats = stats if isinstance(stats, dict) else {}
+    summary: dict[str, Any] = {name: _int_or_none(stats.get(name)) for name in STAT_FIELDS}
+    summary["reputation"] = _int_or_none(attributes.get("reputation"))
+    summary["as_owner"] = _text_or_none(attributes.get("as_owner"))
+    summary["asn"] = _int_or_none(attributes.get("asn"))
+    summary["country"] = _text_or_none(attributes.get("country"))
+    summary["last_analysis_date"] = _timestamp_or_none(attributes.get("last_analysis_date"))
+    return summary
+
+
+def iter_valid_reports(directory: Path) -> Iterator[tuple[Path, str | None, Any]]:
+    """Scan a directory: yield ``(path, ip or None, body or problem sentence)`` per file.
+
+    Used to index a reports directory whose file names may not follow :func:`file_name`;
+    invalid files are reported, not raised, so one bad file never hides the others.
+    """
+    for path in report_files(directory):
+        try:
+            ip, body = read_report_file(path)
+        except ReportError as exc:
+            yield path, None, exc.message
+            continue
+        yield path, ip, body

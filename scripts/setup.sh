@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a Debian 12 machine: Suricata 7 (bookworm-backports), a venv with
+# jupyter_sauce installed editable, and (with --test) test extras and Chromium.
+# Usage: scripts/setup.sh [--test]
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+
+apt_install() {
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  apt_install python3-venv python3-pip
+fi
+if ! command -v suricata >/dev/null 2>&1; then
+  if [ -f /etc/debian_version ] && grep -q '^12' /etc/debian_version; then
+    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      # same mirror as the machine's own sources
+      mirror=$(grep -rhoE 'https?://[^ ]*/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
+               | grep -v security | head -n1)
+      mirror=${mirror:-http://deb.debian.org/debian}
+      printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$mirror" | $SUDO tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
+    fi
+    $SUDO apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports suricata >/dev/null
+  else
+    echo "Suricata is not installed: install Suricata 7 with your package manager (see README)." >&2
+    exit 1
+  fi
+fi
+if [ "$want_test" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
+fi
+
+venv="$here/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+fi
+stamp="$venv/.installed-$( (cat "$here/pyproject.toml"; echo "$want_test") | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  if [ "$want_test" = 1 ]; then
+    "$venv/bin/pip" install -q -e "$here[test]"
+  else
+    "$venv/bin/pip" install -q -e "$here"
+  fi
+  touch "$stamp"
+fi

@@ -1,0 +1,168 @@
+"""The command line, run as a user would (a subprocess): output, formats, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from captures import demo, write
+from conftest import ET_OPEN, PCAPS, needs_corpus
+
+pytestmark = pytest.mark.skipif(shutil.which("suricata") is None, reason="suricata is not on PATH")
+
+
+def cli(tmp_path: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    base = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"), "VT_API_KEY": ""}
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_sauce.cli", "--store", str(tmp_path / "store"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**base, **(env or {})},
+        cwd=tmp_path,
+    )
+
+
+def test_demo_command(tmp_path: Path) -> None:
+    r = cli(tmp_path, "demo", "--path", str(tmp_path / "d" / "demo.pcap"))
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "SAUCE SCAN Nmap Scripting Engine or Nmap User-Agent 194.61.24.102    10.42.85.10" in out
+    assert "https://www.virustotal.com/gui/ip-address/194.61.24.102" in out
+    assert "https://www.virustotal.com/gui/ip-address/203.78.103.109" in out
+    assert "No VirusTotal API key: offline reports only." in out
+    assert "HOME_NET: 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16" in out
+
+
+def test_json_format_filters_and_out(tmp_path: Path) -> None:
+    cap = demo(tmp_path / "demo.pcap")
+    r = cli(
+        tmp_path, "analyze", str(cap), "--rules", "starter", "--format", "json", "--no-vt",
+        "--exclude-dst", "203.78.103.0/24", "--out", str(tmp_path / "out"),
+    )
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)[0]
+    assert doc["counts"] == {"alerts": 5, "shown": 4}
+    assert {g["signature_id"] for g in doc["alert_groups"]} == {9000001, 9000002, 9000003}
+    ips = {i["ip"]: i for i in doc["iocs"]}
+    assert set(ips) == {"194.61.24.102", "10.42.85.10"}
+    assert ips["194.61.24.102"]["link"] == "https://www.virustotal.com/gui/ip-address/194.61.24.102"
+    assert ips["10.42.85.10"]["link"] is None  # private: no VirusTotal page
+    alerts = pd.read_parquet(tmp_path / "out" / "demo" / "alerts.parquet")
+    assert len(alerts) == 4
+    assert len(pd.read_csv(tmp_path / "out" / "demo" / "iocs.csv")) == 2
+    assert (tmp_path / "out" / "demo" / "flows.parquet").is_file()
+
+
+def test_csv_format(tmp_path: Path) -> None:
+    cap = demo(tmp_path / "demo.pcap")
+    r = cli(tmp_path, "analyze", str(cap), "--rules", "starter", "--format", "csv", "--no-vt")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("# alerts demo.pcap\nsignature_id,signature,src_ip,dest_ip,count")
+    assert "# iocs demo.pcap\nip,ip_class" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["analyze", "{tmp}"], "is a directory, not a capture file"),
+        (["analyze", "{tmp}/missing.pcap"], "does not exist"),
+        (["analyze", "{tmp}/notes.pcap"], "it looks like a text file"),
+        (["analyze", "{tmp}/demo.pcap", "--exclude-src", "10.0.0.0/33"], "'10.0.0.0/33' is not a valid"),
+        (["analyze", "{tmp}/demo.pcap", "--home-net", "10.1.2"], "'10.1.2'"),
+        (["analyze", "{tmp}/demo.pcap", "--rules", "{tmp}/none"], "does not exist"),
+        (["reports", "import", "{tmp}/notes.pcap"], "notes.pcap"),
+    ],
+)
+def test_bad_input_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    demo(tmp_path / "demo.pcap")
+    write(tmp_path / "notes.pcap", b"just notes\n")
+    r = cli(tmp_path, *[a.format(tmp=tmp_path) for a in args])
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) <= 3
+
+
+def test_unwritable_store_exit_2(tmp_path: Path) -> None:
+    write(tmp_path / "store", b"a file where the store should be")
+    cap = demo(tmp_path / "demo.pcap")
+    r = cli(tmp_path, "analyze", str(cap), "--rules", "starter", "--no-vt")
+    assert r.returncode == 2 and "is not writable" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
+def test_unreadable_capture_exit_2(tmp_path: Path) -> None:
+    cap = demo(tmp_path / "demo.pcap")
+    cap.chmod(0o600)
+    tmp_path.chmod(0o755)
+    r = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+         "import sys; from jupyter_sauce.capture import inspect_capture; from jupyter_sauce.cli import main;"
+         f"sys.exit(main(['--store', '/tmp/sauce-nobody-store', 'analyze', {str(cap)!r}]))"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "cannot be read (permission denied)" in r.stderr
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    r = cli(tmp_path, "--debug", "analyze", str(tmp_path / "missing.pcap"))
+    assert r.returncode != 0 and "Traceback" in r.stderr
+
+
+def test_missing_suricata_says_how_to_install(tmp_path: Path) -> None:
+    (tmp_path / "jcfg").mkdir()
+    (tmp_path / "jcfg" / "jupyter_sauce_config.json").write_text(
+        json.dumps({"SuricataConfig": {"suricata_path": "/nonexistent/suricata"}})
+    )
+    r = cli(tmp_path, "analyze", str(demo(tmp_path / "demo.pcap")), "--no-vt")
+    assert r.returncode == 1
+    assert "Suricata is not installed" in r.stderr
+    assert "bookworm-backports" in r.stderr
+
+
+def test_rules_update_offline_with_local_rules(tmp_path: Path) -> None:
+    if shutil.which("suricata-update") is None:
+        pytest.skip("suricata-update is not installed")
+    rules = write(tmp_path / "local.rules", b'alert http any any -> any any (msg:"local test"; sid:9100001; rev:1;)\n')
+    (tmp_path / "jcfg").mkdir()
+    (tmp_path / "jcfg" / "jupyter_sauce_config.json").write_text(
+        json.dumps({"RulesConfig": {"data_dir": str(tmp_path / "su")}})
+    )
+    r = cli(tmp_path, "rules", "update", "--local", str(rules))
+    assert r.returncode == 0, r.stderr
+    assert "Installed " in r.stdout
+    installed = (tmp_path / "su" / "rules" / "suricata.rules").read_text()
+    assert 'msg:"local test"; sid:9100001' in installed
+    r = cli(tmp_path, "rules", "show")
+    assert r.stdout.startswith("Default ruleset: installed")
+
+
+def test_rules_update_offline_says_nothing_was_fetched(tmp_path: Path) -> None:
+    if shutil.which("suricata-update") is None:
+        pytest.skip("suricata-update is not installed")
+    (tmp_path / "jcfg").mkdir()
+    (tmp_path / "jcfg" / "jupyter_sauce_config.json").write_text(
+        json.dumps({"RulesConfig": {"data_dir": str(tmp_path / "su")}})
+    )
+    r = cli(tmp_path, "rules", "update")  # this machine has no internet: nothing is fetched
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "fetched no ET Open rules" in r.stderr
+
+
+@needs_corpus
+def test_several_captures_reuse_the_warm_engine(tmp_path: Path) -> None:
+    caps = [PCAPS / "esnet-curated" / "nmap_80_all.pcap", PCAPS / "zeek" / "testmyids.pcap"]
+    r = cli(tmp_path, "analyze", *map(str, caps), "--rules", str(ET_OPEN), "--format", "json", "--no-vt")
+    assert r.returncode == 0, r.stderr
+    docs = json.loads(r.stdout)
+    assert [d["engine"] for d in docs] == ["warm", "warm"]
+    assert docs[0]["counts"]["alerts"] == 28
+    assert {g["signature_id"] for g in docs[1]["alert_groups"]} == {2013028, 2100498}

@@ -1,0 +1,184 @@
+"""The pipeline on captures the tests make: store keys, caching, atomicity, locking, ranges."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from captures import demo, http_records, pcap_bytes, write
+from traitlets.config import Config
+
+from jupyter_sauce.errors import CaptureError, RangeError, RulesError
+from jupyter_sauce.networks import RangeFilter
+from jupyter_sauce.pipeline import Sauce
+from jupyter_sauce.store import CaseStore, StoreNotWritable
+
+pytestmark = pytest.mark.skipif(shutil.which("suricata") is None, reason="suricata is not on PATH")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_sauce(store: Path, **suricata) -> Sauce:
+    cfg = Config()
+    cfg.StoreConfig.store_dir = str(store)
+    cfg.RulesConfig.rules = "starter"
+    for k, v in suricata.items():
+        setattr(cfg.SuricataConfig, k, v)
+    return Sauce(cfg)
+
+
+@pytest.fixture
+def sauce(tmp_path: Path):
+    s = make_sauce(tmp_path / "store")
+    yield s
+    s.close()
+
+
+def test_demo_case(sauce: Sauce, tmp_path: Path) -> None:
+    case = sauce.analyze(demo(tmp_path / "demo.pcap"))
+    a = case.alerts
+    assert set(a["signature_id"]) == {9000001, 9000002, 9000003, 9000004}
+    nmap = a[a["signature_id"] == 9000001]
+    assert set(nmap["src_ip"]) == {"194.61.24.102"} and set(nmap["dest_ip"]) == {"10.42.85.10"}
+    assert str(a["timestamp"].dtype) == "timestamp[us, tz=UTC][pyarrow]"
+    assert case.manifest["counts"]["alerts"] == len(a)
+    assert case.manifest["options"]["home_net"] == ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+    assert case.ruleset["source"] == "starter"
+    for name in ("eve.json", "fast.log", "alerts.parquet", "flows.parquet", "manifest.json"):
+        assert case.path(name).is_file()
+    assert len(case.flows) > 10
+    excluded = RangeFilter.from_strings(exclude_src="194.61.24.0/24").apply(a)
+    assert set(excluded["signature_id"]) == {9000004}
+
+
+def test_cache_is_keyed_by_content(sauce: Sauce, tmp_path: Path) -> None:
+    first = sauce.analyze(demo(tmp_path / "a.pcap"))
+    renamed = sauce.analyze(demo(tmp_path / "renamed copy.pcap"))
+    assert renamed.key == first.key
+    assert renamed.manifest["analysed_at"] == first.manifest["analysed_at"]
+    other = sauce.analyze(write(tmp_path / "a.pcap", pcap_bytes(http_records())))
+    assert other.key != first.key
+    assert sauce.is_analysed(tmp_path / "renamed copy.pcap")
+    home = sauce.analyze(tmp_path / "renamed copy.pcap", home_net="10.42.0.0/16")
+    assert home.key != first.key and home.manifest["options"]["home_net"] == ["10.42.0.0/16"]
+
+
+def test_reopen_is_fast_and_needs_no_suricata(sauce: Sauce, tmp_path: Path) -> None:
+    cap = demo(tmp_path / "demo.pcap")
+    case = sauce.analyze(cap)
+    reopened = sauce.open(cap)
+    assert reopened is not None and reopened.key == case.key
+    assert reopened.alerts.equals(case.alerts)
+    assert sauce.open(write(tmp_path / "new.pcap", pcap_bytes(http_records()))) is None
+
+
+def test_cold_fallback_equals_warm(tmp_path: Path) -> None:
+    cap = demo(tmp_path / "demo.pcap")
+    with make_sauce(tmp_path / "s1") as warm, make_sauce(tmp_path / "s2", warm=False) as cold:
+        w, c = warm.analyze(cap), cold.analyze(cap)
+    assert (w.manifest["engine"]["name"], c.manifest["engine"]["name"]) == ("warm", "cold")
+    cols = ["timestamp", "signature_id", "src_ip", "dest_ip", "src_port", "dest_port"]
+    assert w.alerts[cols].equals(c.alerts[cols])
+
+
+def test_broken_warm_engine_falls_back_to_cold(sauce: Sauce, tmp_path: Path) -> None:
+    cap = demo(tmp_path / "demo.pcap")
+    sauce.analyze(write(tmp_path / "x.pcap", pcap_bytes(http_records())))
+    assert sauce.engine_state()["warm"]
+    os.kill(sauce._warm.proc.pid, signal.SIGKILL)
+    sauce._warm.proc.wait()
+    case = sauce.analyze(cap)
+    assert case.manifest["engine"]["name"] in ("cold", "warm")
+    assert len(case.alerts) == 5
+
+
+def test_bad_inputs(sauce: Sauce, tmp_path: Path) -> None:
+    with pytest.raises(CaptureError, match="is a directory"):
+        sauce.analyze(tmp_path)
+    with pytest.raises(CaptureError, match="does not exist"):
+        sauce.analyze(tmp_path / "missing.pcap")
+    with pytest.raises(CaptureError, match="looks like a text file"):
+        sauce.analyze(write(tmp_path / "notes.pcap", b"hello\n"))
+    cap = demo(tmp_path / "demo.pcap")
+    with pytest.raises(RangeError, match="'10.0.0.0/33'"):
+        sauce.analyze(cap, home_net="10.0.0.0/33")
+    with pytest.raises(RulesError, match="does not exist"):
+        sauce.analyze(cap, rules=str(tmp_path / "nope"))
+    with pytest.raises(RulesError, match="holds no .rules files"):
+        sauce.analyze(cap, rules=str(tmp_path))
+
+
+@pytest.mark.parametrize("name", ["with space.pcap", "quote'\"s.pcap", "ünï cødé.pcap", "-leading-dash.pcap"])
+def test_odd_file_names(sauce: Sauce, tmp_path: Path, name: str) -> None:
+    case = sauce.analyze(demo(tmp_path / name))
+    assert len(case.alerts) == 5 and case.capture["name"] == name
+
+
+def test_odd_file_names_cold(tmp_path: Path) -> None:
+    with make_sauce(tmp_path / "s", warm=False) as s:
+        case = s.analyze(demo(tmp_path / "-x 'q' ü.pcap"))
+    assert len(case.alerts) == 5
+
+
+def test_unwritable_store(tmp_path: Path) -> None:
+    blocker = write(tmp_path / "file", b"x")
+    with pytest.raises(StoreNotWritable, match="is not writable"):
+        CaseStore(blocker / "store")
+
+
+def _analyze_in_child(store: str, cap: str, queue) -> None:
+    with make_sauce(Path(store), warm=False) as s:
+        case = s.analyze(cap)
+        queue.put((case.key, case.manifest["analysed_at"], case.manifest["timings"]))
+
+
+def test_two_identical_runs_make_one_suricata_run(tmp_path: Path) -> None:
+    cap = demo(tmp_path / "demo.pcap")
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_analyze_in_child, args=(str(tmp_path / "s"), str(cap), queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(30)
+    (k1, t1, m1), (k2, t2, m2) = results
+    assert k1 == k2 and t1 == t2 and m1 == m2  # the second reused the first's entry
+    assert len(CaseStore(tmp_path / "s").keys()) == 1
+
+
+def test_killed_run_leaves_no_half_entry(tmp_path: Path) -> None:
+    """SIGKILL the analysing process mid-run: no entry, and the next run sweeps the leftovers."""
+    big = tmp_path / "big.pcap"
+    records = http_records() * 4000
+    write(big, pcap_bytes(records))
+    store = tmp_path / "s"
+    code = (
+        "import sys; from traitlets.config import Config; from jupyter_sauce.pipeline import Sauce\n"
+        "c = Config(); c.StoreConfig.store_dir = sys.argv[1]; c.RulesConfig.rules = 'starter'\n"
+        "c.SuricataConfig.warm = False\n"
+        "Sauce(c).analyze(sys.argv[2])\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(store), str(big)], start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any((store / "tmp").glob("*/suricata.yaml")):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert CaseStore(store).keys() == []
+    assert list((store / "tmp").iterdir()) == []
+
+
+def test_manifest_is_json_with_timings(sauce: Sauce, tmp_path: Path) -> None:
+    case = sauce.analyze(demo(tmp_path / "demo.pcap"))
+    manifest = json.loads(case.path("manifest.json").read_text())
+    assert manifest["engine"]["suricata"].startswith("7.")
+    assert {"suricata_s", "parse_s", "total_s"} <= set(manifest["timings"])
+    assert manifest["capture"]["sha256"] == case.capture["sha256"]

@@ -1,0 +1,331 @@
+"""Enrichment end to end: vt-py against a real local VirusTotal-compatible HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import subprocess
+import sys
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import vtserver
+from vtserver import TEST_API_KEY, VTServer
+
+from jupyter_sauce.config import VirusTotalConfig
+from jupyter_sauce.errors import CredentialsError
+from jupyter_sauce.virustotal import (
+    INTEL_COLUMNS,
+    NO_KEY_NOTICE,
+    Enricher,
+    EnrichProgress,
+    RateLimiter,
+)
+
+# the reusable server fixtures (tests/vtserver.py), made visible to this module
+vt_server = vtserver.vt_server
+vt_server_factory = vtserver.vt_server_factory
+
+REPORTED = ["8.8.8.8", "138.128.150.133"]  # the corpus has reports for these
+PRIVATE = ["10.42.85.10", "192.168.1.1", "127.0.0.1", "fe80::1", "224.0.0.251"]
+MINIMAL = {
+    "data": {
+        "type": "ip_address",
+        "id": "194.61.24.102",
+        "attributes": {"last_analysis_stats": {"malicious": 3}, "last_analysis_date": 1600000000},
+    }
+}
+
+EnricherFactory = Callable[..., Enricher]
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads() -> Iterator[None]:
+    """Every loop thread and server thread a test starts is stopped by its end."""
+    yield
+    names = {"jupyter-sauce-vt", "vtserver"}
+    assert [t.name for t in threading.enumerate() if t.name in names] == []
+
+
+@pytest.fixture
+def make_enricher(tmp_path: Path) -> Iterator[EnricherFactory]:
+    """Build enrichers (config traits as keyword arguments); all closed at teardown."""
+    made: list[Enricher] = []
+
+    def make(cache_dir: Path | None = None, rate_limiter: RateLimiter | None = None, **traits):
+        traits.setdefault("requests_per_minute", 0)  # no pacing unless a test asks for it
+        traits.setdefault("timeout", 10.0)
+        enricher = Enricher(
+            VirusTotalConfig(**traits), cache_dir or tmp_path / "cache", rate_limiter=rate_limiter
+        )
+        made.append(enricher)
+        return enricher
+
+    try:
+        yield make
+    finally:
+        for enricher in made:
+            enricher.close()
+
+
+def sources(result) -> dict[str, str]:
+    return dict(zip(result.frame["ip"], result.frame["source"], strict=True))
+
+
+def test_live_results_are_saved_and_reused(vt_server: VTServer, make_enricher, tmp_path) -> None:
+    enricher = make_enricher(api_key=TEST_API_KEY, host=vt_server.url)
+    result = enricher.enrich([*REPORTED, *PRIVATE, "8.8.8.8"])
+    frame = result.frame
+    assert tuple(frame.columns) == INTEL_COLUMNS
+    assert list(frame["ip"]) == [*REPORTED, *PRIVATE]  # distinct, input order
+    assert sources(result) == {
+        **dict.fromkeys(REPORTED, "live"),
+        **dict.fromkeys(PRIVATE, "skipped"),
+    }
+    assert sorted(vt_server.requested_ips()) == sorted(REPORTED)  # private IPs never requested
+    row = frame.set_index("ip").loc["138.128.150.133"]
+    assert (row["malicious"], row["harmless"], row["asn"], row["country"]) == (4, 77, 13886, "GB")
+    assert row["link"] == "https://www.virustotal.com/gui/ip-address/138.128.150.133"
+    assert pd.isna(frame.set_index("ip").loc["10.42.85.10", "link"])
+    assert str(frame["last_analysis_date"].dtype).startswith("timestamp[us, tz=UTC]")
+    assert result.requests_made == 2 and result.quota_used_today == 2
+    # saved as offline reports, in the cache layout
+    assert (tmp_path / "cache" / "reports" / "138.128.150.133.json").is_file()
+    assert (tmp_path / "cache" / "cache" / "8.8.8.8.json").is_file()
+
+    vt_server.reset()
+    again = enricher.enrich(REPORTED)
+    assert vt_server.requests == []  # second enrichment made 0 requests
+    assert set(sources(again).values()) == {"cache"}
+    # a later analysis (new process, same cache dir) needs no request either
+    later = make_enricher(api_key=TEST_API_KEY, host=vt_server.url)
+    assert set(sources(later.enrich(REPORTED)).values()) == {"cache"}
+    assert vt_server.requests == []
+    # and a key-less analysis with only the reports directory finds them offline
+    offline = make_enricher(
+        cache_dir=tmp_path / "other", api_key="", reports_dir=str(tmp_path / "cache" / "reports")
+    )
+    assert set(sources(offline.enrich(REPORTED)).values()) == {"offline"}
+
+
+def test_not_found_is_cached(vt_server_factory, make_enricher) -> None:
+    server = vt_server_factory({})
+    enricher = make_enricher(api_key=TEST_API_KEY, host=server.url)
+    first = enricher.enrich(["1.2.3.4", "2001:4860:4860:0:0:0:0:8888"])
+    assert list(first.frame["source"]) == ["live", "live"]
+    assert list(first.frame["error"]) == ["not found in VirusTotal"] * 2
+    assert first.not_found == ["1.2.3.4", "2001:4860:4860::8888"]
+    assert server.requested_ips() == ["1.2.3.4", "2001:4860:4860::8888"]
+    assert first.frame["link"].iloc[1].endswith("/ip-address/2001:4860:4860::8888")
+    second = enricher.enrich(["1.2.3.4"])
+    assert list(second.frame["source"]) == ["cache"]
+    assert second.frame["error"].iloc[0] == "not found in VirusTotal"
+    assert len(server.requests) == 2
+
+
+def test_works_inside_a_running_event_loop(vt_server_factory, make_enricher) -> None:
+    server = vt_server_factory({"194.61.24.102": MINIMAL})
+    enricher = make_enricher(api_key=TEST_API_KEY, host=server.url)
+
+    async def in_kernel():  # like a cell in a Jupyter kernel, whose loop is running
+        asyncio.get_running_loop()
+        return enricher.enrich(["194.61.24.102", "9.9.9.9"])
+
+    result = asyncio.run(in_kernel())
+    assert list(result.frame["source"]) == ["live", "live"]
+    assert result.frame["malicious"].iloc[0] == 3
+    stamp = result.frame["last_analysis_date"].iloc[0]
+    assert stamp == pd.Timestamp(1600000000, unit="s", tz="UTC")
+    assert len(server.requests) == 2
+
+
+def test_wrong_key_is_one_credentials_error_without_the_key(
+    vt_server_factory, make_enricher, caplog
+) -> None:
+    secret = "0123456789abcdef-very-secret-key"
+    server = vt_server_factory({"194.61.24.102": MINIMAL})  # expects TEST_API_KEY
+    enricher = make_enricher(api_key=secret, host=server.url)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(CredentialsError) as info:
+        enricher.enrich(["194.61.24.102", "9.9.9.9"])
+    error = info.value
+    assert "rejected the API key" in str(error)
+    assert len(server.requests) == 1 and not server.requests[0].key_ok
+    for text in (str(error), repr(error), error.details, error.message, caplog.text):
+        assert secret not in text
+    assert secret not in repr(enricher) and secret not in json.dumps(enricher.status())
+
+
+def test_key_never_appears_in_results_or_logs(vt_server: VTServer, make_enricher, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    enricher = make_enricher(api_key=TEST_API_KEY, host=vt_server.url)
+    result = enricher.enrich([*REPORTED, "1.2.3.4", "10.0.0.1"], progress=lambda p: None)
+    status = enricher.status()
+    assert status["mode"] == "live" and status["quota_used_today"] == 3
+    texts = [result.frame.to_csv(), repr(result), json.dumps(status), caplog.text, repr(enricher)]
+    for text in texts:
+        assert TEST_API_KEY not in text
+
+
+def test_quota_exceeded_stops_live_lookups_and_keeps_results(
+    vt_server: VTServer, make_enricher
+) -> None:
+    vt_server.quota_after = 1
+    enricher = make_enricher(api_key=TEST_API_KEY, host=vt_server.url)
+    result = enricher.enrich([*REPORTED, "1.2.3.4"])
+    frame = result.frame.set_index("ip")
+    assert frame.loc["8.8.8.8", "source"] == "live"
+    assert frame.loc["138.128.150.133", "source"] == "error"
+    assert "quota exceeded" in frame.loc["138.128.150.133", "error"]
+    assert frame.loc["1.2.3.4", "error"] == "not looked up: VirusTotal quota exceeded"
+    assert result.quota_exhausted and len(vt_server.requests) == 2
+    assert [r.status for r in vt_server.requests] == [200, 429]
+    assert any("quota exceeded" in n for n in result.notices)
+
+
+def test_daily_limit_is_enforced_and_persisted(vt_server: VTServer, make_enricher) -> None:
+    enricher = make_enricher(api_key=TEST_API_KEY, host=vt_server.url, requests_per_day=1)
+    result = enricher.enrich(REPORTED)
+    assert list(result.frame["source"]) == ["live", "error"]
+    assert "daily limit of 1" in result.frame["error"].iloc[1]
+    assert result.quota == {"used_today": 1, "limit": 1, "exhausted": True}
+    other = make_enricher(api_key=TEST_API_KEY, host=vt_server.url, requests_per_day=1)
+    assert other.status()["quota_used_today"] == 1
+    assert other.enrich(["138.128.150.133"]).quota_exhausted
+    assert len(vt_server.requests) == 1
+
+
+def test_no_key_means_offline_only(vt_server: VTServer, make_enricher, monkeypatch) -> None:
+    monkeypatch.delenv("VT_API_KEY", raising=False)
+    enricher = make_enricher(host=vt_server.url)
+    result = enricher.enrich(REPORTED)
+    assert result.notices[0] == NO_KEY_NOTICE == "No VirusTotal API key: offline reports only."
+    assert set(result.frame["source"]) == {"none"} and result.frame["error"].isna().all()
+    assert vt_server.requests == [] and enricher.status()["mode"] == "offline"
+
+
+def test_key_from_the_environment(vt_server: VTServer, make_enricher, monkeypatch) -> None:
+    monkeypatch.setenv("VT_API_KEY", TEST_API_KEY)
+    enricher = make_enricher(host=vt_server.url)
+    assert set(enricher.enrich(REPORTED).frame["source"]) == {"live"}
+
+
+def test_progress_reports_done_total_and_eta(vt_server: VTServer, make_enricher) -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    def wait(seconds: float, cancel: threading.Event | None) -> bool:
+        waits.append(seconds)
+        now[0] += seconds
+        return False
+
+    limiter = RateLimiter(2, 60.0, clock=lambda: now[0], waiter=wait)
+    enricher = make_enricher(api_key=TEST_API_KEY, host=vt_server.url, rate_limiter=limiter)
+    events: list[EnrichProgress] = []
+    ips = [*REPORTED, "1.2.3.4", "5.6.7.8", "10.0.0.1"]
+    enricher.enrich(ips, progress=events.append)
+    assert [(e.done, e.total) for e in events] == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+    # two slots per 60 s: the last two lookups wait for the window until the third is sent
+    assert [e.eta_seconds for e in events] == [60.0, 60.0, 60.0, 0.0, 0.0]
+    assert waits == [60.0]  # the third lookup waited for the window, the fourth did not
+
+
+def test_rate_limit_really_waits(vt_server: VTServer, make_enricher) -> None:
+    import time
+
+    enricher = make_enricher(
+        api_key=TEST_API_KEY, host=vt_server.url, rate_limiter=RateLimiter(1, 0.6)
+    )
+    start = time.monotonic()
+    enricher.enrich([*REPORTED, "1.2.3.4"])
+    assert 1.1 <= time.monotonic() - start < 5.0
+    assert len(vt_server.requests) == 3
+
+
+def test_cancel_keeps_what_was_found(vt_server: VTServer, make_enricher) -> None:
+    cancel = threading.Event()
+    enricher = make_enricher(api_key=TEST_API_KEY, host=vt_server.url)
+    result = enricher.enrich(
+        [*REPORTED, "1.2.3.4"], progress=lambda p: p.ip and cancel.set(), cancel=cancel
+    )
+    assert list(result.frame["source"]) == ["live", "error", "error"]
+    assert set(result.frame["error"].iloc[1:]) == {"not looked up: cancelled"}
+    assert result.cancelled and len(vt_server.requests) == 1
+
+
+def test_unreachable_server_is_per_ip_errors_then_stops(make_enricher, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    dead = VTServer({})
+    url = dead.url
+    dead.stop()  # nothing listens on this port any more
+    enricher = make_enricher(api_key=TEST_API_KEY, host=url, timeout=5.0)
+    result = enricher.enrich(["1.1.1.1", "1.0.0.1", "9.9.9.9", "8.8.4.4"])
+    errors = list(result.frame["error"])
+    assert all("could not be reached" in e for e in errors[:3])
+    assert errors[3] == "not looked up: 3 lookups failed in a row"
+    assert TEST_API_KEY not in caplog.text + result.frame.to_csv()
+
+
+def test_lookup_non_global_and_custom_predicate(vt_server_factory, make_enricher) -> None:
+    server = vt_server_factory({})
+    enricher = make_enricher(api_key=TEST_API_KEY, host=server.url, lookup_non_global=True)
+    assert list(enricher.enrich(["10.0.0.1"]).frame["source"]) == ["live"]
+    assert server.requested_ips() == ["10.0.0.1"]
+    picky = Enricher(
+        VirusTotalConfig(api_key=TEST_API_KEY, host=server.url),
+        enricher.cache_dir / "picky",
+        skip_reason=lambda ip: "excluded range" if str(ip).startswith("9.") else None,
+    )
+    try:
+        frame = picky.enrich(["9.9.9.9"]).frame
+    finally:
+        picky.close()
+    assert (frame["source"].iloc[0], frame["error"].iloc[0]) == (
+        "skipped",
+        "excluded range: not looked up",
+    )
+
+
+def test_two_enrichers_share_one_cache_dir(vt_server: VTServer, make_enricher) -> None:
+    first = make_enricher(api_key=TEST_API_KEY, host=vt_server.url)
+    second = make_enricher(api_key=TEST_API_KEY, host=vt_server.url)
+    ips = [*REPORTED, "1.2.3.4", "5.6.7.8"]
+    results = {}
+    threads = [
+        threading.Thread(target=lambda e=e, n=n: results.__setitem__(n, e.enrich(ips)))
+        for n, e in (("a", first), ("b", second))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {r.frame["error"].isna().sum() for r in results.values()} == {2}
+    assert first.status()["quota_used_today"] == len(vt_server.requests)
+    assert set(sources(first.enrich(ips)).values()) == {"cache"}
+
+
+def test_vtserver_runs_standalone(tmp_path: Path) -> None:
+    (tmp_path / "r.json").write_text(json.dumps(MINIMAL), encoding="utf-8")
+    script = Path(__file__).with_name("vtserver.py")
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--port", "0", "--reports", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        url = line.split(" at ")[1].split()[0]
+        request = urllib.request.Request(
+            url + "/api/v3/ip_addresses/194.61.24.102", headers={"x-apikey": TEST_API_KEY}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.load(response)["data"]["id"] == "194.61.24.102"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()

@@ -1,0 +1,162 @@
+"""VT v3 IP reports: validation, summary, links, import/export of report files."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from vtserver import VT_CORPUS
+
+from jupyter_sauce.config import VirusTotalConfig
+from jupyter_sauce.errors import InputError, ReportError
+from jupyter_sauce.virustotal import (
+    Enricher,
+    canonical_ip,
+    file_name,
+    gui_link,
+    non_global_reason,
+    read_report_file,
+    summarize,
+    validate_report,
+)
+from jupyter_sauce.virustotal.ipscope import parse_ip
+
+needs_vt_corpus = pytest.mark.skipif(
+    not VT_CORPUS.is_dir(), reason=f"VirusTotal corpus not found at {VT_CORPUS} (set SAUCE_CORPUS)"
+)
+
+
+def report(ip: str = "8.8.8.8", **attributes: object) -> dict:
+    return {"data": {"type": "ip_address", "id": ip, "attributes": dict(attributes)}}
+
+
+def test_links_use_canonical_compressed_ipv6() -> None:
+    assert gui_link("2001:4860:4860:0:0:0:0:8888") == (
+        "https://www.virustotal.com/gui/ip-address/2001:4860:4860::8888"
+    )
+    assert gui_link(" 8.8.8.8 ") == "https://www.virustotal.com/gui/ip-address/8.8.8.8"
+    assert canonical_ip("2001:DB8::1") == "2001:db8::1"
+    assert file_name("2001:db8::1") == "2001-db8--1.json"
+
+
+@pytest.mark.parametrize(
+    ("ip", "reason"),
+    [
+        ("10.42.85.10", "private address"),
+        ("127.0.0.1", "loopback address"),
+        ("169.254.1.1", "link-local address"),
+        ("224.0.0.251", "multicast address"),
+        ("ff02::1", "multicast address"),
+        ("0.0.0.0", "unspecified address"),
+        ("192.0.2.1", "private address"),  # documentation range: Python calls it private
+        ("fe80::1", "link-local address"),
+        ("194.61.24.102", None),
+        ("2001:4860:4860::8888", None),
+    ],
+)
+def test_non_global_reason(ip: str, reason: str | None) -> None:
+    assert non_global_reason(parse_ip(ip)) == reason
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ([], "JSON list"),
+        ({"error": {"code": "NotFoundError"}}, 'no "data" object'),
+        ({"data": {"type": "file", "id": "x", "attributes": {}}}, "data.type is 'file'"),
+        ({"data": {"type": "ip_address", "id": "999.999.999.999", "attributes": {}}}, "999"),
+        ({"data": {"type": "ip_address", "id": 7, "attributes": {}}}, "data.id is 7"),
+        ({"data": {"type": "ip_address", "id": "8.8.8.8"}}, "data.attributes"),
+    ],
+)
+def test_invalid_reports_name_the_origin_in_one_sentence(body: object, fragment: str) -> None:
+    with pytest.raises(ReportError) as info:
+        validate_report(body, "bad.json")
+    message = str(info.value)
+    assert message.startswith("bad.json is not a VirusTotal v3 IP report: ")
+    assert fragment in message
+    assert message.endswith(".") and message.count(". ") == 0
+
+
+def test_summary_of_a_minimal_report_and_dates_in_utc() -> None:
+    body = report(
+        reputation=-3,
+        last_analysis_stats={"malicious": 2, "harmless": 1},
+        last_analysis_date=1700000000,
+        asn=13335,
+        as_owner="CLOUDFLARENET",
+    )
+    summary = summarize(body)
+    assert summary["malicious"] == 2 and summary["suspicious"] is None
+    assert summary["reputation"] == -3 and summary["asn"] == 13335
+    assert summary["last_analysis_date"] == datetime.fromtimestamp(1700000000, tz=timezone.utc)
+    assert summarize(report())["malicious"] is None
+
+
+@needs_vt_corpus
+def test_corpus_reports_validate_and_summarize() -> None:
+    ip, body = read_report_file(VT_CORPUS / "ip_138.128.150.133_opencti.json")
+    assert ip == "138.128.150.133"
+    summary = summarize(body)
+    assert (summary["malicious"], summary["harmless"], summary["asn"]) == (4, 77, 13886)
+    assert (summary["as_owner"], summary["country"]) == ("CLOUD-SOUTH", "GB")
+    assert summary["last_analysis_date"] is None  # this real report has no such attribute
+    for name in ("ip_8.8.8.8_gti_redacted_demisto.json", "ip_8.8.8.8_minimal_menagos.json"):
+        assert read_report_file(VT_CORPUS / name)[0] == "8.8.8.8"
+    with pytest.raises(ReportError, match="error_NotFoundError"):
+        read_report_file(VT_CORPUS / "error_NotFoundError_ip_deploymenttheory.json")
+
+
+def test_not_json_is_a_report_error(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ReportError, match="broken.json is not a VirusTotal v3 IP report: it is"):
+        read_report_file(bad)
+
+
+def test_import_validates_everything_first_then_export_round_trips(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "a.json").write_text(json.dumps(report("8.8.8.8", reputation=5)), encoding="utf-8")
+    (source / "b.json").write_text(json.dumps(report("2001:DB8:0::1")), encoding="utf-8")
+    (source / "z_bad.json").write_text(json.dumps({"data": {"type": "url"}}), encoding="utf-8")
+    with Enricher(VirusTotalConfig(api_key=""), tmp_path / "cache") as enricher:
+        with pytest.raises(ReportError, match="z_bad.json"):
+            enricher.import_reports(source)
+        assert not (tmp_path / "cache" / "reports").exists()  # nothing half-imported
+        (source / "z_bad.json").unlink()
+        assert enricher.import_reports(source) == 2
+        assert enricher.import_reports(source / "a.json") == 1
+        result = enricher.enrich(["8.8.8.8", "2001:db8:0:0::1"])
+        # 2001:db8::/32 is documentation space: skipped even though a report exists
+        assert list(result.frame["source"]) == ["offline", "skipped"]
+        assert result.frame["reputation"].iloc[0] == 5
+        assert enricher.export_reports(tmp_path / "out") == 2
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+            "2001-db8--1.json",
+            "8.8.8.8.json",
+        ]
+        with pytest.raises(InputError, match="is a file"):
+            enricher.export_reports(source / "a.json")
+        with pytest.raises(ReportError, match="does not exist"):
+            enricher.import_reports(tmp_path / "missing")
+
+
+def test_offline_dir_with_foreign_file_names_and_bad_files(tmp_path: Path) -> None:
+    offline = tmp_path / "shared-reports"
+    offline.mkdir()
+    (offline / "whatever-name.json").write_text(
+        json.dumps(report("194.61.24.102", last_analysis_stats={"malicious": 9})), encoding="utf-8"
+    )
+    (offline / "junk.json").write_text("[]", encoding="utf-8")
+    config = VirusTotalConfig(api_key="", reports_dir=str(offline))
+    with Enricher(config, tmp_path / "cache") as enricher:
+        result = enricher.enrich(["194.61.24.102", "1.1.1.1"])
+    frame = result.frame
+    assert list(frame["source"]) == ["offline", "none"]
+    assert frame["malicious"].iloc[0] == 9
+    assert "No VirusTotal API key: offline reports only." in result.notices
+    assert any("junk.json" in n for n in result.notices)
+    assert result.mode == "offline" and result.requests_made == 0
