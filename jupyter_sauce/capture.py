@@ -120,7 +120,8 @@ def _check_path(path: Path) -> None:
     except PermissionError:
         raise CaptureError(f"Capture {str(path)!r} cannot be read (permission denied).") from None
     except OSError as exc:
-        raise CaptureError(f"Capture {str(path)!r} cannot be read: {exc.strerror or exc}.") from None
+        why = exc.strerror or exc
+        raise CaptureError(f"Capture {str(path)!r} cannot be read: {why}.") from None
     if stat.S_ISDIR(st.st_mode):
         raise CaptureError(f"Capture {str(path)!r} is a directory, not a capture file.")
     if not stat.S_ISREG(st.st_mode):

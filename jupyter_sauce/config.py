@@ -94,6 +94,14 @@ class VirusTotalConfig(Configurable):
     api_key = Unicode(
         "", help="VirusTotal API key (default: the VT_API_KEY environment variable)."
     ).tag(config=True)
+    api_key_file = Unicode(
+        "",
+        help=(
+            "A file holding the VirusTotal API key (used when api_key and VT_API_KEY are "
+            "empty). Prefer this or VT_API_KEY to api_key: Jupyter logs config values "
+            "at debug level."
+        ),
+    ).tag(config=True)
     reports_dir = Unicode(
         "", help="Offline reports: one VT v3 IP report JSON per address (default: in the store)."
     ).tag(config=True)
@@ -110,6 +118,22 @@ class VirusTotalConfig(Configurable):
     @default("api_key")
     def _default_api_key(self) -> str:
         return os.environ.get("VT_API_KEY", "")
+
+    def resolved_api_key(self) -> str:
+        """The key from api_key, VT_API_KEY or api_key_file (never logged or shown)."""
+        if self.api_key:
+            return self.api_key.strip()
+        if self.api_key_file:
+            try:
+                return Path(self.api_key_file).expanduser().read_text().strip()
+            except OSError as exc:
+                from .errors import InputError
+
+                raise InputError(
+                    f"The VirusTotal key file {self.api_key_file!r} cannot be read "
+                    f"({exc.strerror or exc})."
+                ) from None
+        return ""
 
 
 CONFIG_CLASSES = (SuricataConfig, RulesConfig, StoreConfig, VirusTotalConfig)

@@ -70,6 +70,6 @@ class IntelError(SauceError):
 
 
 class CredentialsError(IntelError):
-    """VirusTotal rejected the API key."""
+    """VirusTotal rejected the API key (a server-side setting: 502, not a Jupyter login 401)."""
 
-    http_status = 401
+    http_status = 502

@@ -49,7 +49,10 @@ def ioc_table(iocs: pd.DataFrame, intel: pd.DataFrame | None) -> pd.DataFrame:
     if intel is not None and len(intel):
         vt = intel[["ip", *[c for c in VT_COLUMNS if c in intel.columns]]]
         table = table.merge(vt, on="ip", how="left")
-    table["link"] = [VT_LINK.format(ip=ip) if is_lookup_candidate(ip) else None for ip in table["ip"]]
+    # private and other non-global addresses get no link: their VirusTotal page is a lookup too
+    table["link"] = [
+        VT_LINK.format(ip=ip) if is_lookup_candidate(ip) else None for ip in table["ip"]
+    ]
     return table
 
 

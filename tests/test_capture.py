@@ -18,7 +18,12 @@ RECORDS = http_records()
 
 @pytest.mark.parametrize(
     ("order", "nanos", "byte_order", "resolution"),
-    [("<", False, "little", "us"), (">", False, "big", "us"), ("<", True, "little", "ns"), (">", True, "big", "ns")],
+    [
+        ("<", False, "little", "us"),
+        (">", False, "big", "us"),
+        ("<", True, "little", "ns"),
+        (">", True, "big", "ns"),
+    ],
 )
 def test_pcap_variants(tmp_path: Path, order, nanos, byte_order, resolution) -> None:
     path = write(tmp_path / "x.pcap", pcap_bytes(RECORDS, order, nanos))

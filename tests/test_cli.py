@@ -43,8 +43,18 @@ def test_demo_command(tmp_path: Path) -> None:
 def test_json_format_filters_and_out(tmp_path: Path) -> None:
     cap = demo(tmp_path / "demo.pcap")
     r = cli(
-        tmp_path, "analyze", str(cap), "--rules", "starter", "--format", "json", "--no-vt",
-        "--exclude-dst", "203.78.103.0/24", "--out", str(tmp_path / "out"),
+        tmp_path,
+        "analyze",
+        str(cap),
+        "--rules",
+        "starter",
+        "--format",
+        "json",
+        "--no-vt",
+        "--exclude-dst",
+        "203.78.103.0/24",
+        "--out",
+        str(tmp_path / "out"),
     )
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)[0]
@@ -74,7 +84,10 @@ def test_csv_format(tmp_path: Path) -> None:
         (["analyze", "{tmp}"], "is a directory, not a capture file"),
         (["analyze", "{tmp}/missing.pcap"], "does not exist"),
         (["analyze", "{tmp}/notes.pcap"], "it looks like a text file"),
-        (["analyze", "{tmp}/demo.pcap", "--exclude-src", "10.0.0.0/33"], "'10.0.0.0/33' is not a valid"),
+        (
+            ["analyze", "{tmp}/demo.pcap", "--exclude-src", "10.0.0.0/33"],
+            "'10.0.0.0/33' is not a valid",
+        ),
         (["analyze", "{tmp}/demo.pcap", "--home-net", "10.1.2"], "'10.1.2'"),
         (["analyze", "{tmp}/demo.pcap", "--rules", "{tmp}/none"], "does not exist"),
         (["reports", "import", "{tmp}/notes.pcap"], "notes.pcap"),
@@ -103,10 +116,19 @@ def test_unreadable_capture_exit_2(tmp_path: Path) -> None:
     cap.chmod(0o600)
     tmp_path.chmod(0o755)
     r = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
-         "import sys; from jupyter_sauce.capture import inspect_capture; from jupyter_sauce.cli import main;"
-         f"sys.exit(main(['--store', '/tmp/sauce-nobody-store', 'analyze', {str(cap)!r}]))"],
-        capture_output=True, text=True, timeout=120,
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            "import sys; from jupyter_sauce.cli import main;"
+            f"sys.exit(main(['--store', '/tmp/sauce-nobody-store', 'analyze', {str(cap)!r}]))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert r.returncode == 2, r.stderr
     assert "cannot be read (permission denied)" in r.stderr
@@ -131,7 +153,10 @@ def test_missing_suricata_says_how_to_install(tmp_path: Path) -> None:
 def test_rules_update_offline_with_local_rules(tmp_path: Path) -> None:
     if shutil.which("suricata-update") is None:
         pytest.skip("suricata-update is not installed")
-    rules = write(tmp_path / "local.rules", b'alert http any any -> any any (msg:"local test"; sid:9100001; rev:1;)\n')
+    rules = write(
+        tmp_path / "local.rules",
+        b'alert http any any -> any any (msg:"local test"; sid:9100001; rev:1;)\n',
+    )
     (tmp_path / "jcfg").mkdir()
     (tmp_path / "jcfg" / "jupyter_sauce_config.json").write_text(
         json.dumps({"RulesConfig": {"data_dir": str(tmp_path / "su")}})
@@ -160,7 +185,9 @@ def test_rules_update_offline_says_nothing_was_fetched(tmp_path: Path) -> None:
 @needs_corpus
 def test_several_captures_reuse_the_warm_engine(tmp_path: Path) -> None:
     caps = [PCAPS / "esnet-curated" / "nmap_80_all.pcap", PCAPS / "zeek" / "testmyids.pcap"]
-    r = cli(tmp_path, "analyze", *map(str, caps), "--rules", str(ET_OPEN), "--format", "json", "--no-vt")
+    r = cli(
+        tmp_path, "analyze", *map(str, caps), "--rules", str(ET_OPEN), "--format", "json", "--no-vt"
+    )
     assert r.returncode == 0, r.stderr
     docs = json.loads(r.stdout)
     assert [d["engine"] for d in docs] == ["warm", "warm"]

@@ -14,7 +14,7 @@ import pytest
 from conftest import ET_OPEN, PCAPS, needs_corpus
 from traitlets.config import Config
 
-from jupyter_sauce import eve, fastlog, rules
+from jupyter_sauce import eve, fastlog
 from jupyter_sauce.capture import inspect_capture
 from jupyter_sauce.engine import find_suricata, run_cold
 from jupyter_sauce.errors import CaptureError
@@ -115,7 +115,9 @@ def test_testmyids_sids(et_sauce) -> None:
 
 
 def test_ipv6_ftp_alerts(et_sauce) -> None:
-    cap = PCAPS / "suricata-verify/tests/firewall/ruletype-firewall-117-ftp-all-data-ipv6/input.pcap"
+    cap = (
+        PCAPS / "suricata-verify/tests/firewall/ruletype-firewall-117-ftp-all-data-ipv6/input.pcap"
+    )
     case = et_sauce.analyze(cap)
     a = case.alerts
     assert len(a) >= 1

@@ -115,7 +115,9 @@ def test_bad_inputs(sauce: Sauce, tmp_path: Path) -> None:
         sauce.analyze(cap, rules=str(tmp_path))
 
 
-@pytest.mark.parametrize("name", ["with space.pcap", "quote'\"s.pcap", "ünï cødé.pcap", "-leading-dash.pcap"])
+@pytest.mark.parametrize(
+    "name", ["with space.pcap", "quote'\"s.pcap", "ünï cødé.pcap", "-leading-dash.pcap"]
+)
 def test_odd_file_names(sauce: Sauce, tmp_path: Path, name: str) -> None:
     case = sauce.analyze(demo(tmp_path / name))
     assert len(case.alerts) == 5 and case.capture["name"] == name
@@ -143,7 +145,10 @@ def test_two_identical_runs_make_one_suricata_run(tmp_path: Path) -> None:
     cap = demo(tmp_path / "demo.pcap")
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_analyze_in_child, args=(str(tmp_path / "s"), str(cap), queue)) for _ in range(2)]
+    procs = [
+        ctx.Process(target=_analyze_in_child, args=(str(tmp_path / "s"), str(cap), queue))
+        for _ in range(2)
+    ]
     for p in procs:
         p.start()
     results = [queue.get(timeout=120) for _ in procs]
@@ -161,12 +166,15 @@ def test_killed_run_leaves_no_half_entry(tmp_path: Path) -> None:
     write(big, pcap_bytes(records))
     store = tmp_path / "s"
     code = (
-        "import sys; from traitlets.config import Config; from jupyter_sauce.pipeline import Sauce\n"
+        "import sys; from traitlets.config import Config\n"
+        "from jupyter_sauce.pipeline import Sauce\n"
         "c = Config(); c.StoreConfig.store_dir = sys.argv[1]; c.RulesConfig.rules = 'starter'\n"
         "c.SuricataConfig.warm = False\n"
         "Sauce(c).analyze(sys.argv[2])\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code, str(store), str(big)], start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(store), str(big)], start_new_session=True
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any((store / "tmp").glob("*/suricata.yaml")):
         time.sleep(0.05)

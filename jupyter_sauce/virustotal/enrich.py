@@ -81,7 +81,7 @@ class Enricher:
     @property
     def mode(self) -> str:
         """``live`` when an API key is configured, else ``offline``."""
-        return "live" if self.config.api_key.strip() else "offline"
+        return "live" if self.config.resolved_api_key() else "offline"
 
     def status(self) -> dict[str, Any]:
         """Mode, today's quota use and limits, directories. Never the key."""
@@ -313,7 +313,7 @@ class Enricher:
     def _live_client(self) -> LiveClient:
         if self._client is None:
             self._client = LiveClient(
-                self.config.api_key.strip(), self.config.host, self.config.timeout
+                self.config.resolved_api_key(), self.config.host, self.config.timeout
             )
         return self._client
 

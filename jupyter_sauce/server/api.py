@@ -1,0 +1,184 @@
+"""Handlers for runs, their results and VirusTotal enrichment."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..errors import CaptureError, RangeError, SauceError
+from . import results
+from .handlers import SauceHandler
+from .paths import PathForbidden, PathNotFound, resolve_inside
+from .results import FieldError
+
+RULE_NAMES = ("starter", "installed")
+
+
+class RunNotDone(SauceError):
+    """Results were asked of a run that is not done (HTTP 409)."""
+
+    http_status = 409
+
+
+def _with_field(exc: SauceError, field: str) -> SauceError:
+    exc.field = field  # type: ignore[attr-defined]
+    return exc
+
+
+class RunsHandler(SauceHandler):
+    """GET the runs; POST {path, rules?, home_net?} starts or joins a run (202)."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.send_json({"runs": [run.to_dict() for run in self.ctx.manager.list()]})
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.json_body(("path", "rules", "home_net"), required=("path",))
+        path = body["path"]
+        if not isinstance(path, str):
+            raise FieldError("path", "path must be a string (relative to the server root).")
+        try:
+            real = resolve_inside(self.ctx.root, path, kind="file")
+        except (PathForbidden, PathNotFound) as exc:
+            raise _with_field(exc, "path") from None
+        rules, label = self._rules(body.get("rules"))
+        home_net = self._home_net(body.get("home_net"))
+        run, created = await self.in_thread(
+            self.ctx.manager.submit, real, path.strip("/"), rules, label, home_net
+        )
+        self.set_header("Location", self.reverse_url_for(run.id))
+        self.send_json({**run.to_dict(), "reused": not created}, status=202)
+
+    def reverse_url_for(self, run_id: str) -> str:
+        return f"{self.base_url}sauce/api/runs/{run_id}"
+
+    def _rules(self, value: Any) -> tuple[str | None, str]:
+        """(pipeline rules spec, label) from the client's ``rules``: a name or a root path."""
+        if value is None or value == "":
+            return None, "default"
+        if not isinstance(value, str):
+            raise FieldError("rules", "rules must be 'starter', 'installed' or a path.")
+        if value in RULE_NAMES:
+            return value, value
+        try:
+            real = resolve_inside(self.ctx.root, value, kind="any")
+        except (PathForbidden, PathNotFound) as exc:
+            raise _with_field(exc, "rules") from None
+        return str(real), value
+
+    def _home_net(self, value: Any) -> list[str] | None:
+        if value is None:
+            return None
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = ", ".join(value)
+        if not isinstance(value, str):
+            raise FieldError("home_net", "home_net must be a string or a list of strings.")
+        try:
+            return self.ctx.sauce.home_net(value)
+        except (RangeError, CaptureError) as exc:
+            raise FieldError("home_net", f"home_net: {exc.message}") from None
+
+
+class RunHandler(SauceHandler):
+    """GET one run; DELETE cancels it (202) or forgets a finished one (204)."""
+
+    @web.authenticated
+    @authorized
+    def get(self, run_id: str) -> None:
+        self.send_json(self.ctx.manager.get(run_id).to_dict())
+
+    @web.authenticated
+    @authorized
+    def delete(self, run_id: str) -> None:
+        run = self.ctx.manager.delete(run_id)
+        if run is None:
+            self.set_status(204)
+            self.finish()
+        else:
+            self.send_json(run.to_dict(), status=202)
+
+
+class ResultsHandler(SauceHandler):
+    """GET a result table of a done run as JSON (paged), CSV or an Arrow IPC stream."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str, table: str) -> None:
+        run = self.ctx.manager.get(run_id)
+        if run.state != "done" or run.case is None:
+            raise RunNotDone(f"The run is {run.state}; results exist once it is done.")
+        args = {k: self.get_argument(k) for k in self.request.arguments}
+        unknown = sorted(
+            set(args) - {*results.FILTER_FIELDS, "drop_unaddressed", "offset", "limit", "format"}
+        )
+        if unknown:
+            raise FieldError(unknown[0], f"Unknown query parameter {unknown[0]!r}.")
+        fmt = results.choose_format(args.get("format"), self.request.headers.get("Accept"))
+        flt = results.parse_filter(args)
+        offset, limit = results.parse_paging(args, fmt)
+        case = run.case
+
+        def build() -> tuple[Any, str]:
+            frame, unfiltered = results.table(case, table, flt)
+            if fmt == "json":
+                return results.page_json(frame, unfiltered, offset, limit, flt), fmt
+            stop = None if limit is None else offset + limit
+            frame = frame.iloc[offset:stop]
+            if fmt == "csv":
+                return results.encode_csv(frame), fmt
+            return results.encode_arrow(frame), fmt
+
+        data, fmt = await self.in_thread(build)
+        if fmt == "json":
+            self.send_json({"run": run.id, "table": table, **data})
+            return
+        self.set_header("Cache-Control", "no-store")
+        if fmt == "csv":
+            self.set_header("Content-Disposition", f'attachment; filename="{table}.csv"')
+        self.finish(data, set_content_type=results.FORMATS[fmt])
+
+
+class IntelHandler(SauceHandler):
+    """POST {ips: [...]}: VirusTotal enrichment through the library (cache, offline, live).
+
+    The request waits for the lookups (live ones obey the rate limit); a client that
+    disconnects cancels the lookups that have not started.
+    """
+
+    _cancel: threading.Event | None = None
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.json_body(("ips",), required=("ips",))
+        ips = body["ips"]
+        if not isinstance(ips, list) or not all(isinstance(ip, str) for ip in ips):
+            raise FieldError("ips", "ips must be a list of strings.")
+        if len(ips) > self.ctx.max_intel_ips:
+            raise FieldError("ips", f"At most {self.ctx.max_intel_ips} addresses per request.")
+        self._cancel = threading.Event()
+        result = await self.in_thread(self.ctx.sauce.enrich, ips, None, self._cancel)
+        page = results.page_json(result.frame, len(result.frame), 0, None, results.RangeFilter())
+        self.send_json(
+            {
+                "columns": page["columns"],
+                "rows": page["rows"],
+                "notices": list(result.notices),
+                "mode": result.mode,
+                "quota": result.quota,
+                "requests_made": result.requests_made,
+                "cancelled": result.cancelled,
+                "not_found": list(result.not_found),
+            }
+        )
+
+    def on_connection_close(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+        super().on_connection_close()

@@ -1,0 +1,237 @@
+"""The base REST handler (auth, one JSON error shape, JSON bodies) and the small endpoints.
+
+Every error, whatever raised it, answers with::
+
+    {"error": {"status": 400, "code": "RangeError", "message": "...", "field": "exclude_src"}}
+
+``field`` is null when no single request field is at fault. Messages of unexpected
+errors are never shown (the log has them), and the VirusTotal key is redacted from
+anything that is written or logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from http.client import responses
+from importlib.resources import files
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+
+from ..engine import find_suricata, suricata_version
+from ..errors import SauceError
+from ..virustotal.client import redact
+from .paths import iter_captures, relative_to_root
+from .results import FieldError
+from .runs import RunManager
+
+AUTH_RESOURCE = "sauce"
+T = TypeVar("T")
+
+
+@dataclass
+class SauceContext:
+    """What the handlers need, built once by SauceApp and passed via ``initialize()``."""
+
+    manager: RunManager
+    root: Path
+    allow_upload: bool
+    uploads_dir: Path
+    max_upload_size: int
+    max_captures_listed: int
+    max_intel_ips: int
+
+    @property
+    def sauce(self):  # -> Sauce (kept loose: the handlers only call its public methods)
+        return self.manager.sauce
+
+    def secret(self) -> str:
+        return self.sauce.vt_config.api_key.strip()
+
+
+def error_body(status: int, exc: BaseException | None, secret: str) -> dict[str, Any]:
+    """The one JSON error shape for ``exc`` (None: a bare HTTP status)."""
+    code, message, field = responses.get(status, "Error").replace(" ", ""), "", None
+    if isinstance(exc, SauceError):
+        code, message = type(exc).__name__, exc.message
+        field = getattr(exc, "field", None)
+    elif isinstance(exc, web.HTTPError):
+        message = exc.log_message or exc.reason or responses.get(status, "Error")
+        if exc.log_message and exc.args:  # tornado formats log_message with its args
+            message = exc.log_message % exc.args
+    elif exc is not None:
+        code, message = "InternalError", "Internal server error; the server log has the details."
+    if not message:
+        message = responses.get(status, "Error")
+    return {
+        "error": {
+            "status": status,
+            "code": code,
+            "message": redact(message, secret),
+            "field": field,
+        }
+    }
+
+
+class SauceHandler(ExtensionHandlerMixin, APIHandler):
+    """Base of every jupyter_sauce handler: ``@authorized`` on resource ``sauce``."""
+
+    auth_resource = AUTH_RESOURCE
+
+    def initialize(self, name: str, context: SauceContext) -> None:  # type: ignore[override]
+        super().initialize(name)
+        self.ctx = context
+
+    # --- errors -------------------------------------------------------------------------
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, SauceError):
+            status_code = exc.http_status
+            self.set_status(status_code)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(error_body(status_code, exc, self.ctx.secret())))
+
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        secret = self.ctx.secret()
+        if isinstance(value, SauceError):
+            self.log.info(
+                "jupyter_sauce: %s %s -> %s: %s",
+                self.request.method,
+                self.request.path,
+                type(value).__name__,
+                redact(value.message, secret),
+            )
+        elif isinstance(value, web.HTTPError):
+            super().log_exception(typ, value, tb)
+        else:
+            text = redact(repr(value), secret)
+            self.log.error("jupyter_sauce: unexpected error in %s: %s", self.request.path, text)
+            if not secret:
+                self.log.error("traceback", exc_info=(typ, value, tb))  # type: ignore[arg-type]
+
+    # --- helpers ------------------------------------------------------------------------
+    def json_body(self, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
+        """The request's JSON object; bad JSON, unknown or missing fields -> 400."""
+        try:
+            body = json.loads(self.request.body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise FieldError("body", "The request body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise FieldError("body", "The request body must be a JSON object.")
+        for name in body:
+            if name not in allowed:
+                raise FieldError(name, f"Unknown field {name!r}; allowed: {', '.join(allowed)}.")
+        for name in required:
+            if body.get(name) is None:
+                raise FieldError(name, f"The field {name!r} is required.")
+        return body
+
+    async def in_thread(self, func: Callable[..., T], *args: Any) -> T:
+        """Run blocking work (disk, Suricata, VirusTotal) off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(None, partial(func, *args))
+
+    def send_json(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(data))
+
+
+class StatusHandler(SauceHandler):
+    """GET status: Suricata, ruleset, warm engine, VirusTotal mode and quota, runs."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.send_json(await self.in_thread(self._status))
+
+    def _status(self) -> dict[str, Any]:
+        sauce = self.ctx.sauce
+        cfg = sauce.suricata_config
+        suricata: dict[str, Any] = {
+            "available": False,
+            "version": None,
+            "binary": None,
+            "runner": cfg.runner,
+            "runmode": cfg.runmode,
+            "warm": cfg.warm,
+            "home_net": sauce.home_net(),
+            "message": None,
+        }
+        try:
+            binary = find_suricata(cfg.suricata_path)
+            suricata.update(available=True, binary=binary, version=suricata_version(binary))
+        except SauceError as exc:
+            suricata["message"] = exc.message
+        try:
+            rs = sauce.ruleset()
+            ruleset: dict[str, Any] = {**rs.label, "fingerprint": rs.fingerprint, "error": None}
+        except SauceError as exc:
+            ruleset = {"error": exc.message}
+        status = sauce.enricher.status()
+        return {
+            "suricata": suricata,
+            "ruleset": ruleset,
+            "engine": sauce.engine_state(),
+            "virustotal": status,
+            "runs": self.ctx.manager.counts(),
+            "max_concurrent_runs": self.extensionapp.max_concurrent_runs,
+            "upload": {"enabled": self.ctx.allow_upload, "max_size": self.ctx.max_upload_size},
+        }
+
+
+class CapturesHandler(SauceHandler):
+    """GET the capture files under the root dir, recursively."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.send_json(await self.in_thread(self._list))
+
+    def _list(self) -> dict[str, Any]:
+        sauce, root, limit = self.ctx.sauce, self.ctx.root, self.ctx.max_captures_listed
+        items = []
+        for path in iter_captures(root, limit + 1):
+            if len(items) == limit:
+                return {"captures": items, "truncated": True}
+            st = path.stat()
+            items.append(
+                {
+                    "path": relative_to_root(root, path),
+                    "name": path.name,
+                    "size": st.st_size,
+                    "modified": _iso(st.st_mtime),
+                    "sha256": sauce.store.known_sha256(path),
+                    "analysed": sauce.is_analysed(path),
+                }
+            )
+        return {"captures": items, "truncated": False}
+
+
+def _iso(ts: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class SpecHandler(SauceHandler):
+    """GET the OpenAPI description of this API."""
+
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        text = files("jupyter_sauce.server").joinpath("openapi.json").read_text("utf-8")
+        self.finish(text)

@@ -1,0 +1,110 @@
+"""Resolving client-given paths inside the server's root directory.
+
+Every path a REST client names (a capture, a rules directory, an upload) is relative to
+the Jupyter server's ``root_dir``. Absolute paths, ``..`` components, NUL bytes and
+symlinks that lead out of the root are refused with one fixed message that says nothing
+about what exists outside (no detail leak).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+from ..errors import InputError
+
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
+OUTSIDE_MESSAGE = "The path is not inside the server's root directory."
+
+
+class PathForbidden(InputError):
+    """A client path points outside the root directory (HTTP 403)."""
+
+    http_status = 403
+
+
+class PathNotFound(InputError):
+    """A client path names nothing inside the root directory (HTTP 404)."""
+
+    http_status = 404
+
+
+def _clean(user_path: str) -> PurePosixPath:
+    """The relative path a client gave, or PathForbidden; never touches the disk."""
+    if not isinstance(user_path, str) or not user_path.strip():
+        raise InputError("The path is empty.")
+    if "\x00" in user_path or "\\" in user_path:
+        raise PathForbidden(OUTSIDE_MESSAGE)
+    pure = PurePosixPath(user_path)
+    if pure.is_absolute() or user_path.startswith("~"):
+        raise PathForbidden(OUTSIDE_MESSAGE)
+    if any(part == ".." for part in pure.parts):
+        raise PathForbidden(OUTSIDE_MESSAGE)
+    return pure
+
+
+def resolve_inside(root: str | os.PathLike, user_path: str, *, kind: str = "file") -> Path:
+    """The real path of ``user_path`` under ``root``; it must exist and be a ``kind``.
+
+    ``kind`` is ``"file"``, ``"dir"`` or ``"any"``. Symlinks are followed, and the target
+    must still be inside ``root``.
+    """
+    pure = _clean(user_path)
+    real_root = Path(root).resolve()
+    candidate = real_root.joinpath(*pure.parts)
+    try:
+        real = candidate.resolve(strict=True)
+    except (OSError, RuntimeError):
+        # missing, a dangling symlink or a symlink loop: the same answer for all of them
+        raise PathNotFound("No such file or directory under the server's root.") from None
+    if not real.is_relative_to(real_root):
+        raise PathForbidden(OUTSIDE_MESSAGE)
+    if kind == "file" and not real.is_file():
+        raise PathNotFound("No such file under the server's root.")
+    if kind == "dir" and not real.is_dir():
+        raise PathNotFound("No such directory under the server's root.")
+    return real
+
+
+def new_file_inside(directory: Path, name: str) -> Path:
+    """A path for a new file ``name`` (a bare file name) directly in ``directory``."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or name.startswith(".")
+        or "/" in name
+        or "\\" in name
+        or "\x00" in name
+        or name != os.path.basename(name)
+    ):
+        raise InputError("The file name must be a plain name without directories.")
+    return directory / name
+
+
+def relative_to_root(root: str | os.PathLike, path: Path) -> str:
+    """``path`` (inside ``root``) as the POSIX relative path clients use."""
+    return Path(path).relative_to(Path(root).resolve()).as_posix()
+
+
+def iter_captures(root: str | os.PathLike, limit: int) -> Iterator[Path]:
+    """Capture files under ``root`` (recursive, hidden entries skipped, symlinks leading
+    out skipped), at most ``limit`` of them, in a stable order."""
+    real_root = Path(root).resolve()
+    found = 0
+    for dirpath, dirnames, filenames in os.walk(real_root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or not name.lower().endswith(CAPTURE_SUFFIXES):
+                continue
+            path = Path(dirpath) / name
+            try:
+                real = path.resolve(strict=True)
+            except (OSError, RuntimeError):
+                continue  # dangling link: nothing to analyse
+            if not real.is_relative_to(real_root) or not real.is_file():
+                continue
+            yield path
+            found += 1
+            if found >= limit:
+                return

@@ -1,0 +1,120 @@
+"""PUT uploads/{name}: stream a capture into the uploads dir (off unless allow_upload).
+
+The body is written to a hidden temp file as it arrives and renamed into place only when
+complete, so a dropped connection or an oversized body leaves nothing behind. Auth and
+authorization are checked in ``prepare()``, before a byte is written.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import IO
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..errors import InputError, SauceError
+from .handlers import AUTH_RESOURCE, SauceHandler
+from .paths import CAPTURE_SUFFIXES, new_file_inside, relative_to_root
+
+
+class UploadsDisabled(SauceError):
+    """Uploads are switched off (SauceApp.allow_upload = False; HTTP 403)."""
+
+    http_status = 403
+
+
+class UploadTooLarge(InputError):
+    """The upload is over SauceApp.max_upload_size (HTTP 413)."""
+
+    http_status = 413
+
+
+class UploadExists(InputError):
+    """A file of that name is already in the uploads dir (HTTP 409)."""
+
+    http_status = 409
+
+
+@web.stream_request_body
+class UploadHandler(SauceHandler):
+    """Stream a request body into ``uploads_dir/name``."""
+
+    _tmp: Path | None = None
+    _fh: IO[bytes] | None = None
+    _received = 0
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.request.method != "PUT":
+            return
+        if not self.current_user:
+            raise web.HTTPError(403)
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, self.current_user, "write", AUTH_RESOURCE)
+        )
+        if not allowed:
+            raise web.HTTPError(403, "User is not authorized to write on resource: sauce.")
+        if not self.ctx.allow_upload:
+            raise UploadsDisabled("Uploads are disabled on this server (SauceApp.allow_upload).")
+        name = self.path_kwargs.get("name", "")
+        target = new_file_inside(self.ctx.uploads_dir, name)
+        if not name.lower().endswith(CAPTURE_SUFFIXES):
+            raise InputError(f"Only {', '.join(CAPTURE_SUFFIXES)} files can be uploaded.")
+        if target.exists():
+            raise UploadExists("A file of that name was already uploaded.")
+        limit = self.ctx.max_upload_size
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise UploadTooLarge(f"The upload is larger than the limit of {limit} bytes.")
+        self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
+        self.ctx.uploads_dir.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.ctx.uploads_dir / f".upload-{uuid.uuid4().hex}.part"
+        self._fh = self._tmp.open("xb")
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._fh is None:
+            return
+        self._received += len(chunk)
+        if self._received > self.ctx.max_upload_size:
+            self._discard()
+            return
+        self._fh.write(chunk)
+
+    @web.authenticated
+    @authorized
+    def put(self, name: str) -> None:
+        if self._fh is None or self._tmp is None:
+            self._discard()
+            raise UploadTooLarge(
+                f"The upload is larger than the limit of {self.ctx.max_upload_size} bytes."
+            )
+        self._fh.close()
+        self._fh = None
+        target = new_file_inside(self.ctx.uploads_dir, name)
+        try:
+            os.link(self._tmp, target)  # fails if the name was taken meanwhile
+        except FileExistsError:
+            raise UploadExists("A file of that name was already uploaded.") from None
+        finally:
+            self._discard()
+        path = relative_to_root(self.ctx.root, target.resolve())
+        self.send_json({"path": path, "name": name, "size": self._received}, status=201)
+
+    def _discard(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+
+    def on_connection_close(self) -> None:
+        self._discard()
+        super().on_connection_close()
+
+    def on_finish(self) -> None:
+        self._discard()

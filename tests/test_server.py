@@ -1,0 +1,299 @@
+"""The REST API with a real Jupyter server and real Suricata: runs, results, sharing, cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.ipc as ipc
+import pytest
+
+pytest.register_assert_rewrite("server_helpers")
+
+from server_helpers import (  # noqa: E402
+    ET_OPEN,
+    NMAP,
+    body,
+    call,
+    check_openapi,
+    needs_et_open,
+    needs_suricata,
+    suricata_children,
+    wait_for,
+)
+
+pytest_plugins = ("pytest_jupyter.jupyter_server", "server_helpers")
+pytestmark = needs_suricata
+
+ARROW = "application/vnd.apache.arrow.stream"
+
+
+async def start(jp_fetch: Any, **request: Any) -> dict[str, Any]:
+    t0 = time.monotonic()
+    response = await call(jp_fetch, "POST", "runs", body=json.dumps(request))
+    assert time.monotonic() - t0 < 2.0, "POST /runs must answer at once"
+    assert response.code == 202, response.body
+    check_openapi("POST", "/runs", response)
+    return body(response)
+
+
+async def test_status_and_extension(jp_fetch: Any, sauce_app: Any) -> None:
+    response = await call(jp_fetch, "GET", "status")
+    assert response.code == 200
+    check_openapi("GET", "/status", response)
+    status = body(response)
+    assert status["suricata"]["available"] and status["suricata"]["version"].startswith("7.")
+    assert status["suricata"]["runner"] == "local"
+    assert status["ruleset"]["source"] == "starter" and len(status["ruleset"]["fingerprint"]) > 16
+    assert status["engine"]["warm"] is False
+    assert status["virustotal"]["mode"] == "offline"
+    assert status["virustotal"]["quota_used_today"] == 0
+    assert status["upload"] == {"enabled": False, "max_size": sauce_app.max_upload_size}
+    spec = await call(jp_fetch, "GET", "openapi.json")
+    assert body(spec)["openapi"].startswith("3.")
+
+
+async def test_captures_listing(
+    jp_fetch: Any, jp_root_dir: Path, demo_capture: Path, tmp_path: Path
+) -> None:
+    (jp_root_dir / "notes.txt").write_text("not a capture")
+    (jp_root_dir / ".hidden").mkdir()
+    shutil.copy(demo_capture, jp_root_dir / ".hidden" / "secret.pcap")
+    outside = tmp_path / "outside.pcap"
+    shutil.copy(demo_capture, outside)
+    (jp_root_dir / "escape.pcap").symlink_to(outside)
+    (jp_root_dir / "inside-link.cap").symlink_to(demo_capture)
+    response = await call(jp_fetch, "GET", "captures")
+    check_openapi("GET", "/captures", response)
+    listing = {c["path"]: c for c in body(response)["captures"]}
+    assert set(listing) == {"cases/demo.pcap", "inside-link.cap"}
+    demo_item = listing["cases/demo.pcap"]
+    assert demo_item["size"] == demo_capture.stat().st_size and demo_item["analysed"] is False
+    run = await start(jp_fetch, path="cases/demo.pcap")
+    assert (await wait_for(jp_fetch, run["id"]))["state"] == "done"
+    listing = {c["path"]: c for c in body(await call(jp_fetch, "GET", "captures"))["captures"]}
+    assert listing["cases/demo.pcap"]["analysed"] is True
+    assert len(listing["cases/demo.pcap"]["sha256"]) == 64
+
+
+async def test_run_and_results_in_three_formats(jp_fetch: Any, demo_capture: Path) -> None:
+    run = await start(jp_fetch, path="cases/demo.pcap", rules="starter", home_net="10.42.0.0/16")
+    assert run["state"] in ("queued", "running", "done") and run["reused"] is False
+    done = await wait_for(jp_fetch, run["id"])
+    assert done["state"] == "done", done
+    check_openapi("GET", "/runs/{run_id}", await call(jp_fetch, "GET", "runs", run["id"]))
+    assert done["home_net"] == ["10.42.0.0/16"] and done["ruleset"]["source"] == "starter"
+    assert done["progress"] is not None and done["counts"]["alerts"] > 0
+    n_alerts = done["counts"]["alerts"]
+
+    template = "/runs/{run_id}/{table}"
+    page = await call(jp_fetch, "GET", "runs", run["id"], "alerts", params={"limit": "3"})
+    check_openapi("GET", template, page)
+    data = body(page)
+    assert data["total"] == n_alerts and len(data["rows"]) == min(3, n_alerts)
+    assert data["rows"][0]["timestamp"].endswith("Z")
+    second = body(
+        await call(
+            jp_fetch, "GET", "runs", run["id"], "alerts", params={"limit": "3", "offset": "3"}
+        )
+    )
+    assert second["offset"] == 3 and second["rows"] != data["rows"]
+
+    params = {"exclude_src": "194.61.24.0/24", "format": "json", "limit": "10000"}
+    filtered = body(await call(jp_fetch, "GET", "runs", run["id"], "alerts", params=params))
+    assert filtered["unfiltered"] == n_alerts
+    assert all(r["src_ip"] != "194.61.24.102" for r in filtered["rows"])
+    assert filtered["filter"]["exclude_src"] == "194.61.24.0/24"
+
+    csv = await call(jp_fetch, "GET", "runs", run["id"], "alerts", params={"format": "csv"})
+    check_openapi("GET", template, csv)
+    assert csv.headers["Content-Type"].startswith("text/csv")
+    frame = pd.read_csv(io.BytesIO(csv.body))
+    assert len(frame) == n_alerts and "signature_id" in frame.columns
+
+    arrow = await call(
+        jp_fetch,
+        "GET",
+        "runs",
+        run["id"],
+        "alerts",
+        headers={"Accept": ARROW},
+        params={"exclude_src": "194.61.24.0/24"},
+    )
+    check_openapi("GET", template, arrow)
+    assert arrow.headers["Content-Type"] == ARROW
+    table = ipc.open_stream(arrow.body).read_all()
+    assert table.num_rows == filtered["total"]
+    assert str(table.schema.field("timestamp").type).startswith("timestamp[us")
+
+    iocs = body(await call(jp_fetch, "GET", "runs", run["id"], "iocs"))
+    assert "194.61.24.102" in {r["ip"] for r in iocs["rows"]}
+    kept = body(
+        await call(
+            jp_fetch,
+            "GET",
+            "runs",
+            run["id"],
+            "iocs",
+            params={"exclude_src": "194.61.24.102", "exclude_dst": "194.61.24.102"},
+        )
+    )
+    assert "194.61.24.102" not in {r["ip"] for r in kept["rows"]}
+    hosts = await call(jp_fetch, "GET", "runs", run["id"], "hosts", params={"format": "csv"})
+    assert {"ip", "flows", "bytes"} <= set(pd.read_csv(io.BytesIO(hosts.body)).columns)
+    flows = ipc.open_stream(
+        (await call(jp_fetch, "GET", "runs", run["id"], "flows", params={"format": "arrow"})).body
+    ).read_all()
+    assert flows.num_rows == done["counts"]["flows"]
+
+    listing = await call(jp_fetch, "GET", "runs")
+    check_openapi("GET", "/runs", listing)
+    assert [r["id"] for r in body(listing)["runs"]] == [run["id"]]
+    gone = await call(jp_fetch, "DELETE", "runs", run["id"])
+    check_openapi("DELETE", "/runs/{run_id}", gone)
+    assert gone.code == 204
+    missing = await call(jp_fetch, "GET", "runs", run["id"])
+    assert missing.code == 404 and body(missing)["error"]["code"] == "RunNotFound"
+
+
+async def test_identical_posts_share_one_run(
+    jp_fetch: Any, sauce_app: Any, demo_capture: Path, jp_root_dir: Path
+) -> None:
+    sauce = sauce_app.sauce
+    engine_runs = []
+    real_run = sauce._run
+
+    def counting_run(*args: Any, **kwargs: Any) -> dict:
+        engine_runs.append(args[0])
+        return real_run(*args, **kwargs)
+
+    sauce._run = counting_run
+    request = json.dumps({"path": "cases/demo.pcap", "home_net": ["10.42.0.0/16"]})
+    first, second = await asyncio.gather(
+        call(jp_fetch, "POST", "runs", body=request), call(jp_fetch, "POST", "runs", body=request)
+    )
+    a, b = body(first), body(second)
+    assert first.code == second.code == 202
+    assert a["id"] == b["id"] and {a["reused"], b["reused"]} == {False, True}
+    done = await wait_for(jp_fetch, a["id"])
+    assert done["state"] == "done" and done["requests"] == 2
+    # a renamed copy of the same content: its own run id, but the store serves it
+    shutil.copy(demo_capture, jp_root_dir / "copy.pcapng")
+    other = await start(jp_fetch, path="copy.pcapng", home_net="10.42.0.0/16")
+    other_done = await wait_for(jp_fetch, other["id"])
+    assert other_done["key"] == done["key"]
+    assert len(engine_runs) == 1, "Suricata must run once for identical content and settings"
+    assert sauce.store.keys() == [done["key"]]
+    again = await start(jp_fetch, path="cases/demo.pcap", home_net="10.42.0.0/16")
+    assert again["id"] == a["id"] and again["reused"] is True and again["state"] == "done"
+
+
+@needs_et_open
+@pytest.mark.parametrize(
+    "sauce_settings",
+    [{"RulesConfig": {"rules": str(ET_OPEN)}}],
+)
+async def test_et_open_nmap_capture(jp_fetch: Any, jp_root_dir: Path, sauce_app: Any) -> None:
+    shutil.copy(NMAP, jp_root_dir / "nmap.pcap")
+    run = await start(jp_fetch, path="nmap.pcap")
+    done = await wait_for(jp_fetch, run["id"], timeout=300)
+    assert done["state"] == "done", done
+    assert done["counts"]["alerts"] == 28 and done["engine"] == "warm"
+    alerts = body(await call(jp_fetch, "GET", "runs", run["id"], "alerts"))
+    assert {r["signature_id"] for r in alerts["rows"]} == {2024364}
+    status = body(await call(jp_fetch, "GET", "status"))
+    assert status["engine"]["warm"] is True
+    assert status["ruleset"]["source"] == "directory"
+
+
+@needs_et_open
+@pytest.mark.parametrize(
+    "sauce_settings",
+    [
+        {
+            "RulesConfig": {"rules": str(ET_OPEN)},
+            "SuricataConfig": {"warm": False},
+            "SauceApp": {"max_concurrent_runs": 1},
+        }
+    ],
+)
+async def test_cancel_queued_running_and_shutdown(
+    jp_fetch: Any, jp_root_dir: Path, sauce_app: Any
+) -> None:
+    """ET Open takes ~15 s to load: long enough to cancel a running cold Suricata."""
+    shutil.copy(NMAP, jp_root_dir / "nmap.pcap")
+    shutil.copy(NMAP, jp_root_dir / "nmap2.pcap")
+    running = await start(jp_fetch, path="nmap.pcap")
+    queued = await start(jp_fetch, path="nmap.pcap", home_net="192.168.0.0/16")
+    assert queued["state"] == "queued"
+    await wait_for(jp_fetch, running["id"], states=("running",))
+    deadline = time.monotonic() + 20
+    while not suricata_children() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert suricata_children(), "Suricata should be running"
+
+    cancelled = await call(jp_fetch, "DELETE", "runs", queued["id"])
+    assert cancelled.code == 202 and body(cancelled)["state"] == "cancelled"
+    t0 = time.monotonic()
+    response = await call(jp_fetch, "DELETE", "runs", running["id"])
+    check_openapi("DELETE", "/runs/{run_id}", response)
+    assert response.code == 202 and body(response)["cancel_requested"] is True
+    final = await wait_for(jp_fetch, running["id"], timeout=30)
+    # Suricata acts on SIGTERM only once its rules are loaded (engine.stop_process: 10 s grace)
+    assert final["state"] == "cancelled" and time.monotonic() - t0 < 20
+    assert not suricata_children()
+    store = sauce_app.sauce.store
+    assert store.keys() == [] and list((store.root / "tmp").iterdir()) == []
+
+    # server shutdown mid-run: Suricata stops, no half entry
+    third = await start(jp_fetch, path="nmap2.pcap")
+    await wait_for(jp_fetch, third["id"], states=("running",))
+    while not suricata_children() and time.monotonic() < deadline + 20:
+        await asyncio.sleep(0.1)
+    t0 = time.monotonic()
+    await sauce_app.stop_extension()
+    assert time.monotonic() - t0 < 20
+    assert not suricata_children()
+    assert sauce_app.manager.get(third["id"]).state == "cancelled"
+    assert store.keys() == [] and list((store.root / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("jp_argv", [["--SauceApp.max_concurrent_runs=2"]])
+async def test_command_line_traits(jp_fetch: Any, sauce_app: Any) -> None:
+    assert sauce_app.max_concurrent_runs == 2
+    assert sauce_app.manager._pool._max_workers == 2
+    status = body(await call(jp_fetch, "GET", "status"))
+    assert status["max_concurrent_runs"] == 2
+
+
+async def test_client_disconnect_does_not_kill_its_run(
+    jp_fetch: Any,
+    jp_serverapp: Any,
+    jp_base_url: str,
+    jp_auth_header: dict[str, str],
+    demo_capture: Path,
+) -> None:
+    payload = json.dumps({"path": "cases/demo.pcap"}).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", jp_serverapp.port)
+    head = (
+        f"POST {jp_base_url}sauce/api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: {jp_auth_header['Authorization']}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    )
+    writer.write(head.encode() + payload)
+    await writer.drain()
+    writer.close()  # gone before reading the answer
+    await writer.wait_closed()
+    for _ in range(100):
+        runs = body(await call(jp_fetch, "GET", "runs"))["runs"]
+        if runs:
+            break
+        await asyncio.sleep(0.05)
+    assert len(runs) == 1
+    assert (await wait_for(jp_fetch, runs[0]["id"]))["state"] == "done"
