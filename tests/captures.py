@@ -9,7 +9,9 @@ from jupyter_sauce.demo import demo_records
 from jupyter_sauce.pcapwrite import Record, TcpSession
 
 
-def http_records(ua: str = "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)") -> list[Record]:
+def http_records(
+    ua: str = "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)",
+) -> list[Record]:
     """One HTTP request from 194.61.24.102 to 10.42.85.10 with the given user agent."""
     s = TcpSession("194.61.24.102", 40000, "10.42.85.10", 80, 1_600_481_970_000_000)
     s.handshake()
@@ -19,7 +21,9 @@ def http_records(ua: str = "Mozilla/5.0 (compatible; Nmap Scripting Engine; http
     return s.records
 
 
-def pcap_bytes(records: list[Record], order: str = "<", nanos: bool = False, linktype: int = 1) -> bytes:
+def pcap_bytes(
+    records: list[Record], order: str = "<", nanos: bool = False, linktype: int = 1
+) -> bytes:
     magic = 0xA1B23C4D if nanos else 0xA1B2C3D4
     out = [struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, 262144, linktype)]
     for rec in records:
@@ -41,7 +45,9 @@ def pcapng_bytes(records: list[Record], order: str = "<") -> bytes:
     for rec in records:
         hi, lo = rec.ts_us >> 32, rec.ts_us & 0xFFFFFFFF
         epbs.append(
-            block(6, struct.pack(order + "IIIII", 0, hi, lo, len(rec.data), len(rec.data)) + rec.data)
+            block(
+                6, struct.pack(order + "IIIII", 0, hi, lo, len(rec.data), len(rec.data)) + rec.data
+            )
         )
     return shb + idb + b"".join(epbs)
 
