@@ -329,3 +329,22 @@ def test_vtserver_runs_standalone(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=10)
         proc.stdout.close()
+
+
+def test_key_from_a_key_file(vt_server: VTServer, make_enricher, monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("VT_API_KEY", raising=False)
+    key_file = tmp_path / "vt.key"
+    key_file.write_text(TEST_API_KEY + "\n")
+    enricher = make_enricher(api_key_file=str(key_file), host=vt_server.url)
+    assert enricher.mode == "live"
+    assert sources(enricher.enrich(["8.8.8.8"])) == {"8.8.8.8": "live"}
+    assert TEST_API_KEY not in json.dumps(enricher.status())
+
+
+def test_unreadable_key_file_is_one_clear_error(make_enricher, monkeypatch, tmp_path) -> None:
+    from jupyter_sauce.errors import InputError
+
+    monkeypatch.delenv("VT_API_KEY", raising=False)
+    enricher = make_enricher(api_key_file=str(tmp_path / "missing.key"))
+    with pytest.raises(InputError, match="key file .* cannot be read"):
+        enricher.enrich(["8.8.8.8"])
