@@ -131,6 +131,7 @@ def main() -> int:
         path = tmp / "eve.json"
         size, lines = build(path, args.mb)
         print(f"input: {path} {size / 2**20:.0f} MiB, {lines:,} lines")
+        print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         ours = run_child("ours", path)
         mib = 2**20
         print(

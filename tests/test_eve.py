@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -10,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from jupyter_sauce import eve, fastlog
+from jupyter_sauce import eve, eve_arrow, fastlog
 from jupyter_sauce.frames import ALERT_SCHEMA, FLOW_SCHEMA, ParseProblem
 
 REPO = Path(__file__).resolve().parents[1]
@@ -553,3 +554,38 @@ def test_corpus_menna_eve_and_fast_agree_row_for_row() -> None:
     naive = fastlog.parse_file(LOGS / "menna-zeus-lab" / "fast.log").alerts
     shift = (f.alerts["timestamp"] - naive["timestamp"]).unique()
     assert list(shift) == [pd.Timedelta(hours=5)]
+
+
+@pytest.mark.parametrize("chunk", [4096, 1 << 20])
+def test_chunked_fast_path_equals_slow_path(tmp_path: Path, chunk: int) -> None:
+    """Chunk boundaries, blank/CRLF/whitespace lines and a truncated last line."""
+    lines = []
+    for i in range(60):
+        lines += [ALERT, FLOW, ""] if i % 7 else [ALERT + "\r", "  ", FLOW, "\r"]
+    data = ("\n".join(lines) + "\n" + ALERT[:-40]).encode()
+    path = tmp_path / "eve.json"
+    path.write_bytes(data)
+    orig = eve_arrow.CHUNK_BYTES
+    eve_arrow.CHUNK_BYTES = chunk
+    try:
+        with open(path, "rb") as fh:  # the fast path itself, without its fallback
+            fast = eve._fast_parse(fh, len(data), data[-eve._TAIL_BYTES :])
+        assert_same_result(fast, slow(data))
+        assert_same_result(eve.parse_file(path), fast)
+    finally:
+        eve_arrow.CHUNK_BYTES = orig
+    assert fast.report.skipped_blank > 0 and len(fast.report.problems) == 1
+    assert len(fast.alerts) == len(fast.flows) == 60
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", CORPUS_EVE)
+def test_corpus_chunked_fast_path_equals_slow_path(name: str) -> None:
+    data = (LOGS / name).read_bytes()
+    orig = eve_arrow.CHUNK_BYTES
+    eve_arrow.CHUNK_BYTES = 64 << 10  # many chunks
+    try:
+        fast = eve._fast_parse(io.BytesIO(data), len(data), data[-eve._TAIL_BYTES :])
+    finally:
+        eve_arrow.CHUNK_BYTES = orig
+    assert_same_result(fast, slow(data))
