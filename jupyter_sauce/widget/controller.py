@@ -1,0 +1,359 @@
+"""The CaseWidget's behaviour: browser actions in, pipeline work on threads, state out.
+
+The controller owns the pipeline objects (``Sauce``, the current ``Case``, the range
+filter, VirusTotal results) and writes what the panels show. Long work runs on
+:class:`~.worker.Worker` threads so the kernel's event loop is never blocked.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..engine import Progress
+from ..errors import Cancelled, RangeError
+from ..networks import RangeFilter, parse_ranges
+from ..pipeline import Case, Sauce
+from . import grid as grids
+from . import views
+from .ioc_control import IocControl
+from .panels import ControlsPanel, IocPanel, RangesPanel
+from .picker import Picker
+from .worker import Dispatcher, Worker, error_payload
+
+RANGE_FIELDS = ("exclude_src", "exclude_dst", "include_src", "include_dst")
+PROGRESS_INTERVAL = 0.2  # seconds between progress updates sent to the browser
+IOC_DELAY = 1.0  # seconds between showing a big table and computing its IoCs
+
+
+@dataclass
+class Prepared:
+    """A case with the range filter applied, ready to show (computed on a worker)."""
+
+    case: Case
+    flt: RangeFilter
+    alerts: pd.DataFrame
+    flows: pd.DataFrame
+    ipc: bytes
+    timeline: dict
+
+
+class Controller(IocControl):
+    """See the module docstring. ``show_grid(grid)`` puts the grid into the layout."""
+
+    def __init__(
+        self,
+        sauce: Sauce,
+        picker: Picker,
+        controls: ControlsPanel,
+        ranges: RangesPanel,
+        iocs: IocPanel,
+        show_grid: Callable[[object | None], None],
+    ) -> None:
+        self.sauce, self.picker = sauce, picker
+        self.controls, self.ranges, self.ioc_panel = controls, ranges, iocs
+        self._show_grid = show_grid
+        self.dispatcher = Dispatcher(self.show_error)
+        self.worker = Worker("analysis", self.dispatcher)
+        self.vt_worker = Worker("virustotal", self.dispatcher)
+        self.case: Case | None = None
+        self.view: Prepared | None = None
+        self.grid = None
+        self.iocs: pd.DataFrame | None = None
+        self.intel: pd.DataFrame | None = None
+        self.last_exception: BaseException | None = None
+        self._flt = RangeFilter()
+        self._cancel = threading.Event()
+        self._vt_cancel = threading.Event()
+        self._generation = 0  # bumps when a new case is shown; stale results are dropped
+        self._ioc_generation = 0
+        self._last_progress = 0.0
+        controls.home_net = sauce.suricata_config.home_net
+        controls.rules = sauce.rules_config.rules
+        controls.root_label = str(picker.root)
+        for panel, actions in (
+            (controls, {"cd": self.browse, "select": self.select, "run": self.run,
+                        "rerun": lambda: self.run(rerun=True), "cancel": self.cancel,
+                        "dismiss": lambda: self._clear_error(controls)}),
+            (ranges, {"apply": self.apply_ranges, "clear": self.clear_ranges,
+                      "dismiss": lambda: self._clear_error(ranges)}),
+            (iocs, {"enrich": self.enrich, "filter_ip": self.filter_ip,
+                    "clear_ip": self.clear_ip_filter, "cancel": self.cancel_enrich,
+                    "dismiss": lambda: self._clear_error(iocs)}),
+        ):  # fmt: skip
+            for name, handler in actions.items():
+                panel.on_action(name, handler)
+        controls.observe(self._settings_changed, names=["rules", "home_net"])
+        iocs.observe(lambda _change: self.refresh_iocs(), names=["source"])
+        self.browse("")
+        self._settings_changed(None)
+        self._vt_status()
+
+    # --- errors -------------------------------------------------------------------------
+    def show_error(self, exc: BaseException, panel=None) -> None:
+        """Show ``exc`` as one sentence (details on demand) in ``panel`` (default: controls)."""
+        self.last_exception = exc
+        (panel or self.controls).error = error_payload(exc)
+
+    @staticmethod
+    def _clear_error(panel) -> None:
+        panel.error = {}
+
+    # --- picker and settings ------------------------------------------------------------
+    def browse(self, path: str = "") -> None:
+        try:
+            entries = self.picker.listing(path)
+        except Exception as exc:
+            self.show_error(exc)
+            return
+        self.controls.entries = entries
+        self.controls.folder = path
+
+    def select(self, path: str) -> None:
+        """Choose a capture (relative to the root) and look for a stored result."""
+        try:
+            capture = self.picker.capture(path)
+        except Exception as exc:
+            self.show_error(exc)
+            return
+        self.controls.error = {}
+        self.controls.selected = self.picker.relative(capture)
+        self.controls.selected_name = capture.name
+        self.controls.stored, self.controls.stored_notice = False, ""
+        self._check_stored()
+
+    def _check_stored(self) -> None:
+        if not self.controls.selected:
+            return
+        selected = self.controls.selected
+        try:
+            capture = self.picker.capture(selected)
+        except Exception as exc:
+            self.show_error(exc)
+            return
+        rules, home_net = self._settings()
+
+        def done(case: Case | None) -> None:
+            if self.controls.selected != selected:
+                return
+            self.controls.stored = case is not None
+            self.controls.stored_notice = views.stored_notice(case.manifest) if case else ""
+
+        self.worker.submit(
+            lambda: self.sauce.open(capture, rules=rules, home_net=home_net), done, self.show_error
+        )
+
+    def _settings(self) -> tuple[str | None, str | None]:
+        rules = self.controls.rules.strip() or None
+        return rules, self.controls.home_net.strip() or None
+
+    def _settings_changed(self, _change) -> None:
+        try:
+            self.sauce.home_net(self.controls.home_net)
+            self.controls.home_net_error = ""
+        except RangeError as exc:
+            self.controls.home_net_error = exc.message
+        except Exception as exc:
+            self.controls.home_net_error = error_payload(exc)["message"]
+        rules, _ = self._settings()
+
+        def done(label: dict) -> None:
+            self.controls.rules_label = views.ruleset_label(label)
+
+        def failed(exc: BaseException) -> None:
+            self.controls.rules_label = ""
+            self.show_error(exc)
+
+        self.worker.submit(lambda: self.sauce.ruleset(rules).label, done, failed)
+        if not self.controls.home_net_error:
+            self._check_stored()
+
+    # --- running ------------------------------------------------------------------------
+    def run(self, rerun: bool = False) -> None:
+        """Analyse the selected capture (the stored result unless ``rerun``)."""
+        if self.controls.running:
+            return
+        if not self.controls.selected:
+            self.controls.error = {"message": "Choose a capture first.", "details": ""}
+            return
+        if self.controls.home_net_error:
+            self.controls.error = {"message": self.controls.home_net_error, "details": ""}
+            return
+        capture = self.picker.capture(self.controls.selected)
+        rules, home_net = self._settings()
+        self._cancel = threading.Event()
+        started = time.time()
+        self.controls.error = {}
+        self.controls.running = True
+        self.controls.progress = {
+            "phase": "start", "fraction": None, "message": "Starting", "started": started * 1000,
+        }  # fmt: skip
+
+        def progress(p: Progress) -> None:
+            now = time.monotonic()
+            if now - self._last_progress < PROGRESS_INTERVAL and p.fraction != 1.0:
+                return
+            self._last_progress = now
+            state = {"phase": p.phase, "fraction": p.fraction, "message": p.message,
+                     "started": started * 1000}  # fmt: skip
+            self.dispatcher.post(lambda: setattr(self.controls, "progress", state))
+
+        def work() -> Prepared:
+            case = self.sauce.analyze(
+                capture, rules=rules, home_net=home_net, rerun=rerun,
+                progress=progress, cancel=self._cancel,
+            )  # fmt: skip
+            return self._prepare(case, self._flt)
+
+        def failed(exc: BaseException) -> None:
+            self.controls.running = False
+            self.controls.progress = {}
+            if isinstance(exc, Cancelled):
+                self.controls.notices = ["The run was cancelled; nothing was stored."]
+            else:
+                self.show_error(exc)
+
+        self.worker.submit(work, self._finish_run, failed)
+
+    def _finish_run(self, prepared: Prepared) -> None:
+        self.controls.running = False
+        self.controls.progress = {}
+        self.show(prepared, new_case=True)
+        self.controls.stored = True
+        self.controls.stored_notice = views.stored_notice(prepared.case.manifest)
+        self.browse(self.controls.folder)  # refresh the "analysed" marks
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def load_case(self, case: Case) -> None:
+        """Show an existing Case (e.g. one analysed from the CLI)."""
+        self.worker.submit(
+            lambda: self._prepare(case, self._flt),
+            lambda prepared: self.show(prepared, new_case=True),
+            self.show_error,
+        )
+
+    @staticmethod
+    def _prepare(case: Case, flt: RangeFilter) -> Prepared:
+        alerts = case.alerts
+        shown = flt.apply(alerts) if flt else alerts
+        rows = alerts.index.get_indexer(shown.index) if flt else None
+        flows = flt.apply(case.flows) if flt else case.flows
+        capture = case.manifest.get("capture", {})
+        return Prepared(
+            case=case, flt=flt, alerts=shown, flows=flows,
+            ipc=grids.to_ipc(grids.grid_table(shown, rows)),
+            timeline=views.timeline(alerts, shown, capture.get("first_ts"), capture.get("last_ts")),
+        )  # fmt: skip
+
+    def show(self, prepared: Prepared, new_case: bool = False) -> None:
+        """Put a prepared case on screen: grid, status, timeline, then IoCs."""
+        if new_case:
+            self._generation += 1
+            self.intel = None
+        self.case, self.view = prepared.case, prepared
+        manifest = prepared.case.manifest
+        total = int(manifest.get("counts", {}).get("alerts", len(prepared.case.alerts)))
+        self.ensure_grid()
+        if new_case:
+            self.ioc_panel.ip_filter = ""
+            self.grid.expressions = {}
+            self.grid.filter = []
+            self.grid.sort = grids.default_sort(total)
+        self.grid.table.replace(prepared.ipc)
+        self._show_grid(self.grid if total else None)
+        self.controls.status = views.case_status(manifest, total, len(prepared.alerts))
+        self.controls.empty_state = (
+            "" if total else
+            f"No alerts: Suricata raised no alerts on {manifest['capture']['name']} with "
+            f"{views.ruleset_label(manifest.get('ruleset', {}))}. "
+            "The hosts of the capture are listed below."
+        )  # fmt: skip
+        self.controls.notices = prepared.case.notices
+        self.controls.warnings = prepared.case.warnings
+        self.ranges.has_case = self.ioc_panel.has_case = True
+        self.ranges.timeline = prepared.timeline
+        self.ranges.summary = prepared.flt.describe()
+        if new_case and not total:
+            self.ioc_panel.source = "hosts"  # observed: refreshes the IoCs
+        elif len(prepared.alerts) > grids.SORT_LIMIT and self.dispatcher.loop is not None:
+            # let the browser fetch its first rows before the IoC work competes for the GIL
+            self.dispatcher.loop.call_later(IOC_DELAY, self.refresh_iocs)
+        else:
+            self.refresh_iocs()
+
+    def ensure_grid(self):
+        """The alerts grid, made on first use (empty, so the browser can load it early)."""
+        if self.grid is None:
+            self.grid = grids.make_grid(grids.EMPTY_ALERTS)
+            self.grid.observe(lambda _c: self.refresh_iocs(), names=["filter", "expressions"])
+        return self.grid
+
+    # --- ranges -------------------------------------------------------------------------
+    def apply_ranges(self, **texts: str) -> None:
+        """Validate the four range fields; apply them (no Suricata run) if all parse."""
+        for name, value in texts.items():
+            if name in RANGE_FIELDS:
+                setattr(self.ranges, name, value)
+        for name in RANGE_FIELDS:
+            try:
+                parse_ranges(getattr(self.ranges, name))
+            except RangeError as exc:
+                self.ranges.range_error = {"field": name, "message": exc.message}
+                return
+        self.ranges.range_error = {}
+        flt = RangeFilter.from_strings(**{n: getattr(self.ranges, n) for n in RANGE_FIELDS})
+        self._flt = flt
+        if self.case is None:
+            self.ranges.summary = flt.describe()
+            return
+        case, generation = self.case, self._generation
+        self.ranges.applying = True
+
+        def done(prepared: Prepared) -> None:
+            self.ranges.applying = False
+            if generation == self._generation:
+                self.show(prepared)
+
+        def failed(exc: BaseException) -> None:
+            self.ranges.applying = False
+            self.show_error(exc, self.ranges)
+
+        self.worker.submit(lambda: self._prepare(case, flt), done, failed)
+
+    def clear_ranges(self) -> None:
+        self.apply_ranges(**dict.fromkeys(RANGE_FIELDS, ""))
+
+    # --- lifetime -----------------------------------------------------------------------
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for queued work (outside a kernel; in a cell it would block the loop)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            pending = self.worker.pending() + self.vt_worker.pending()
+            if not pending:
+                return True
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not (self.worker.wait(left) and self.vt_worker.wait(left)):
+                return False
+
+    def close(self) -> None:
+        self.cancel()
+        self.cancel_enrich()
+        self.worker.shutdown()
+        self.vt_worker.shutdown()
+
+
+def default_root(capture: str | None) -> Path:
+    """The picker root: the kernel's working directory, or the capture's folder if outside."""
+    cwd = Path.cwd().resolve()
+    if capture:
+        path = Path(capture).expanduser().resolve()
+        if cwd not in path.parents:
+            return path.parent
+    return cwd

@@ -1,0 +1,495 @@
+"""The CaseWidget model in Python: traits, actions, validation, state after errors.
+
+A fake pipeline stands in for Suricata so these run in a second; one test at the end
+runs the real pipeline on the corpus' Nmap capture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from conftest import ET_OPEN, PCAPS
+
+from jupyter_sauce.config import RulesConfig, SuricataConfig
+from jupyter_sauce.engine import Progress
+from jupyter_sauce.errors import Cancelled, CaptureError, InputError
+from jupyter_sauce.frames import ALERT_SCHEMA, FLOW_SCHEMA, table_to_frame
+from jupyter_sauce.pipeline import Case, Sauce
+from jupyter_sauce.virustotal.result import EnrichResult, empty_row, rows_to_frame
+from jupyter_sauce.widget import CaseWidget, load_ipython_extension
+from jupyter_sauce.widget import grid as grids
+from jupyter_sauce.widget.magics import sauce_magic
+from jupyter_sauce.widget.picker import Picker
+from jupyter_sauce.widget.views import timeline
+from jupyter_sauce.widget.worker import error_payload
+
+T0 = datetime(2020, 9, 19, 2, 21, 0, tzinfo=timezone.utc)
+
+
+def _alerts(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
+    """Alerts from (signature, src, dst), one second apart."""
+    records = [
+        {"timestamp": T0 + timedelta(seconds=i), "signature": sig, "signature_id": 1000 + i % 3,
+         "rev": 1, "gid": 1, "category": "Attempted Information Leak", "severity": 2,
+         "action": "allowed", "proto": "TCP", "app_proto": "http", "src_ip": src,
+         "src_port": 40000 + i, "dest_ip": dst, "dest_port": 80, "flow_id": 2**50 + i}
+        for i, (sig, src, dst) in enumerate(rows)
+    ]  # fmt: skip
+    return table_to_frame(pa.Table.from_pylist(records, schema=ALERT_SCHEMA))
+
+
+def _flows(pairs: list[tuple[str, str]]) -> pd.DataFrame:
+    records = [
+        {"flow_id": i, "src_ip": s, "src_port": 1000 + i, "dest_ip": d, "dest_port": 443,
+         "proto": "TCP", "pkts_toserver": 3, "pkts_toclient": 2, "bytes_toserver": 300,
+         "bytes_toclient": 200, "start": T0, "end": T0 + timedelta(seconds=9)}
+        for i, (s, d) in enumerate(pairs)
+    ]  # fmt: skip
+    return table_to_frame(pa.Table.from_pylist(records, schema=FLOW_SCHEMA))
+
+
+NMAP_ROWS = [("ET SCAN Nmap", "194.61.24.102", "10.42.85.10")] * 6 + [
+    ("ET POLICY RDP", "10.42.85.115", "10.42.85.10"),
+    ("ET TROJAN C2", "10.42.85.115", "203.78.103.109"),
+]
+
+
+def _case(tmp_path: Path, alerts: pd.DataFrame, name: str = "case.pcap") -> Case:
+    manifest = {
+        "capture": {"name": name, "sha256": "0" * 64, "first_ts": T0.timestamp() - 5,
+                    "last_ts": T0.timestamp() + 60},
+        "analysed_at": "2024-05-01T10:00:00+00:00",
+        "ruleset": {"location": "/rules/fake-rules", "rules": 3, "date": "2024-04-19"},
+        "options": {"home_net": ["10.0.0.0/8"]},
+        "counts": {"alerts": len(alerts), "flows": 2},
+        "warnings": [], "notices": [] if len(alerts) else ["Suricata raised no alerts."],
+    }  # fmt: skip
+    flows = _flows([("194.61.24.102", "10.42.85.10"), ("10.42.85.115", "203.78.103.109")])
+    return Case("k" * 32, tmp_path, manifest, _alerts=alerts, _flows=flows)
+
+
+class FakeSauce:
+    """Duck-typed :class:`Sauce`: no Suricata, scripted results and errors."""
+
+    def __init__(self, case: Case, stored: Case | None = None) -> None:
+        self.suricata_config = SuricataConfig(home_net="10.0.0.0/8")
+        self.rules_config = RulesConfig(rules="/rules/fake-rules")
+        self.case, self.stored = case, stored
+        self.error: BaseException | None = None
+        self.analyze_calls: list[dict] = []
+        self.enriched: list[list[str]] = []
+        self.enricher = SimpleNamespace(status=lambda: {
+            "mode": "offline", "quota_used_today": 0, "quota_limit": 500,
+            "requests_per_minute": 4})  # fmt: skip
+        self.closed = False
+
+    def home_net(self, text: str | None = None) -> list[str]:
+        return Sauce.home_net(self, text)  # the real validation
+
+    def ruleset(self, spec: str | None = None):
+        return SimpleNamespace(label={"location": spec or "/rules/default", "rules": 3})
+
+    def open(self, capture, *, rules=None, home_net=None) -> Case | None:
+        if Path(capture).read_bytes()[:4] == b"text":
+            raise CaptureError(f"Capture {str(capture)!r} is a text file, not a packet capture.")
+        return self.stored
+
+    def is_analysed(self, capture) -> bool:
+        return self.stored is not None
+
+    def analyze(self, capture, *, rules=None, home_net=None, rerun=False, progress=None,
+                cancel: threading.Event | None = None) -> Case:  # fmt: skip
+        self.analyze_calls.append({"capture": capture, "rerun": rerun, "home_net": home_net})
+        if progress:
+            progress(Progress("suricata", 50, 100, "Suricata is reading the capture"))
+        if self.error is not None:
+            raise self.error
+        return self.case
+
+    def enrich(self, ips, progress=None, cancel=None) -> EnrichResult:
+        self.enriched.append(list(ips))
+        rows = [empty_row(ip, "none", None, f"https://www.virustotal.com/gui/ip-address/{ip}")
+                for ip in ips]  # fmt: skip
+        rows[0].update(malicious=7, source="offline", country="NL")
+        return EnrichResult(
+            frame=rows_to_frame(rows), notices=["No VirusTotal API key: offline reports only."]
+        )
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    folder = tmp_path / "captures"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.pcap").write_bytes(b"\xd4\xc3\xb2\xa1" + b"\0" * 20)
+    (folder / "sub" / "b.pcapng").write_bytes(b"\x0a\x0d\x0d\x0a" + b"\0" * 40)
+    (folder / "c.cap").write_bytes(b"\xd4\xc3\xb2\xa1")
+    (folder / "notes.txt").write_text("not listed")
+    (folder / "notes.pcap").write_text("text, not a capture")
+    (folder / ".hidden.pcap").write_bytes(b"x")
+    return folder
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> FakeSauce:
+    return FakeSauce(_case(tmp_path, _alerts(NMAP_ROWS)))
+
+
+@pytest.fixture
+def widget(root: Path, fake: FakeSauce):
+    w = CaseWidget(root=root, sauce=fake)
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+def _run(widget: CaseWidget, path: str = "a.pcap") -> None:
+    widget.controls.act("select", path=path)
+    widget.wait(10)
+    widget.controls.act("run")
+    widget.wait(10)
+
+
+# --- traits and the picker ------------------------------------------------------------
+def test_initial_state_lists_captures_and_settings(widget: CaseWidget, root: Path) -> None:
+    widget.wait(10)
+    c = widget.controls
+    assert c.root_label == str(root.resolve())
+    names = [(e["name"], e["kind"]) for e in c.entries]
+    assert names == [("sub", "dir"), ("a.pcap", "capture"), ("c.cap", "capture"),
+                     ("notes.pcap", "capture")]  # fmt: skip
+    assert c.entries[1]["size"] == 24 and c.entries[1]["analysed"] is False
+    assert c.home_net == "10.0.0.0/8" and c.rules == "/rules/fake-rules"
+    assert c.rules_label.startswith("fake-rules")
+    assert not c.selected and not c.running and c.error == {}
+    assert widget.case is None and widget.alerts.empty and widget.iocs.empty
+    assert list(widget.children) == [widget.controls, widget.ranges_panel, widget.ioc_panel]
+
+
+def test_synced_traits_are_declared_with_sync_tags(widget: CaseWidget) -> None:
+    state = widget.controls.get_state()
+    for name in ("entries", "selected", "running", "progress", "error", "rules", "home_net"):
+        assert name in state
+    assert widget.ranges_panel.get_state()["_view"] == "ranges"
+    assert "range_error" in widget.ranges_panel.get_state()
+    assert "rows" in widget.ioc_panel.get_state() and "vt_status" in widget.ioc_panel.get_state()
+
+
+def test_picker_never_goes_above_root(widget: CaseWidget, root: Path, tmp_path: Path) -> None:
+    widget.controls.act("cd", path="sub")
+    assert widget.controls.folder == "sub"
+    assert [e["kind"] for e in widget.controls.entries] == ["up", "capture"]
+    widget.controls.act("cd", path="../..")
+    assert "outside the capture folder" in widget.controls.error["message"]
+    assert widget.controls.folder == "sub"  # unchanged
+    (tmp_path / "secret.pcap").write_bytes(b"x")
+    os.symlink(tmp_path / "secret.pcap", root / "link.pcap")
+    picker = Picker(root)
+    assert "link.pcap" not in [e["name"] for e in picker.listing("")]
+    with pytest.raises(InputError):
+        picker.capture("../secret.pcap")
+    with pytest.raises(InputError):
+        picker.capture("link.pcap")
+
+
+def test_run_needs_a_capture(widget: CaseWidget, fake: FakeSauce) -> None:
+    widget.controls.act("run")
+    assert widget.controls.error["message"] == "Choose a capture first."
+    assert fake.analyze_calls == []
+
+
+def test_select_shows_stored_result_notice(root: Path, tmp_path: Path) -> None:
+    case = _case(tmp_path, _alerts(NMAP_ROWS))
+    w = CaseWidget(root=root, sauce=FakeSauce(case, stored=case))
+    try:
+        w.controls.act("select", path="a.pcap")
+        w.wait(10)
+        assert w.controls.selected == "a.pcap" and w.controls.stored
+        assert (
+            "Already analysed on 2024-05-01 10:00 UTC with fake-rules" in w.controls.stored_notice
+        )
+        assert all(e["analysed"] for e in w.controls.entries if e["kind"] == "capture")
+    finally:
+        w.close()
+
+
+# --- running --------------------------------------------------------------------------
+def test_run_fills_grid_timeline_and_iocs(widget: CaseWidget, fake: FakeSauce) -> None:
+    seen: list[dict] = []
+    widget.controls.observe(lambda ch: seen.append(ch["new"]), names=["progress"])
+    _run(widget)
+    assert fake.analyze_calls[0]["rerun"] is False
+    assert any(p.get("fraction") == 0.5 for p in seen), seen
+    assert not widget.controls.running and widget.controls.error == {}
+    assert widget.controls.status == "case.pcap: 8 alerts, 2 flows."
+    assert widget.children.index(widget.grid) == 1
+    assert widget.grid.binding_mode == "server"
+    assert widget.grid.columns == grids.DEFAULT_COLUMNS
+    assert widget.grid.sort == [["Timestamp", "desc"]]
+    assert widget.grid.table.size() == 8
+    assert {"HTTP User-Agent", "TLS SNI", "DNS Query", "Flow ID"} <= set(
+        widget.grid.table.columns()
+    )
+    tl = widget.ranges_panel.timeline
+    assert (
+        sum(tl["all"]) == 8
+        and sum(tl["shown"]) == 8
+        and tl["start"].startswith("2020-09-19T02:20:55")
+    )
+    assert list(widget.iocs["ip"][:2]) == ["10.42.85.10", "194.61.24.102"]
+    rows = {r["ip"]: r for r in widget.ioc_panel.rows}
+    assert (
+        rows["194.61.24.102"]["link"] == "https://www.virustotal.com/gui/ip-address/194.61.24.102"
+    )
+    assert rows["10.42.85.10"]["link"] is None  # private: no VirusTotal link
+    assert widget.ioc_panel.global_count == 2
+    assert len(widget.alerts) == 8 and len(widget.flows) == 2
+
+
+def test_rerun_passes_rerun(widget: CaseWidget, fake: FakeSauce) -> None:
+    _run(widget)
+    widget.controls.act("rerun")
+    widget.wait(10)
+    assert [c["rerun"] for c in fake.analyze_calls] == [False, True]
+
+
+def test_sauce_error_is_one_sentence_and_widget_stays_usable(widget, fake) -> None:
+    fake.error = CaptureError("Capture 'a.pcap' is truncated.", "record 3 ends early")
+    _run(widget)
+    assert widget.controls.error == {
+        "message": "Capture 'a.pcap' is truncated.",
+        "details": "record 3 ends early",
+    }
+    assert not widget.controls.running and widget.controls.progress == {}
+    assert widget.case is None
+    fake.error = None
+    widget.controls.act("dismiss")
+    widget.controls.act("run")
+    widget.wait(10)
+    assert widget.controls.error == {} and widget.case is fake.case
+
+
+def test_unexpected_error_shows_no_traceback(widget, fake, caplog) -> None:
+    fake.error = ZeroDivisionError("division by zero")
+    _run(widget)
+    error = widget.controls.error
+    assert error["message"] == "Something went wrong: ZeroDivisionError: division by zero."
+    assert "Traceback" not in json.dumps(error)
+    assert "Traceback" in caplog.text or "ZeroDivisionError" in caplog.text  # logged, not lost
+    assert isinstance(widget.controller.last_exception, ZeroDivisionError)
+
+
+def test_cancelled_run_is_a_notice(widget, fake) -> None:
+    fake.error = Cancelled("Cancelled.")
+    _run(widget)
+    assert widget.controls.error == {}
+    assert widget.controls.notices == ["The run was cancelled; nothing was stored."]
+
+
+def test_text_file_named_pcap_shows_error_line(widget) -> None:
+    widget.controls.act("select", path="notes.pcap")
+    widget.wait(10)
+    assert "is a text file" in widget.controls.error["message"]
+    widget.controls.act("cd", path="sub")  # still usable
+    assert widget.controls.folder == "sub"
+
+
+def test_bad_home_net_blocks_run(widget, fake) -> None:
+    widget.controls.home_net = "10.0.0.0/8, 300.1.1.1"
+    assert "'300.1.1.1'" in widget.controls.home_net_error
+    widget.controls.act("select", path="a.pcap")
+    widget.controls.act("run")
+    assert "'300.1.1.1'" in widget.controls.error["message"]
+    assert fake.analyze_calls == []
+
+
+def test_no_alerts_state(root: Path, tmp_path: Path) -> None:
+    w = CaseWidget(root=root, sauce=FakeSauce(_case(tmp_path, _alerts([]), "quiet.pcap")))
+    try:
+        _run(w)
+        assert w.controls.empty_state.startswith(
+            "No alerts: Suricata raised no alerts on quiet.pcap"
+        )
+        assert w.grid not in w.children
+        assert w.ioc_panel.source == "hosts"
+        assert {r["ip"] for r in w.ioc_panel.rows} == {
+            "194.61.24.102", "10.42.85.10", "10.42.85.115", "203.78.103.109"}  # fmt: skip
+        assert w.ioc_panel.scope == "Every host in the capture's 2 flows."
+    finally:
+        w.close()
+
+
+# --- ranges ---------------------------------------------------------------------------
+def test_bad_range_token_named_and_table_untouched(widget, fake) -> None:
+    _run(widget)
+    widget.ranges_panel.act("apply", exclude_src="10.42.0.0/16, 10.42.0.300")
+    assert widget.ranges_panel.range_error == {
+        "field": "exclude_src",
+        "message": "'10.42.0.300' is not a valid address or CIDR range.",
+    }
+    widget.wait(10)
+    assert widget.grid.table.size() == 8 and len(widget.alerts) == 8
+
+
+def test_ranges_update_table_without_rerunning(widget, fake) -> None:
+    _run(widget)
+    widget.apply_ranges(exclude_src="10.42.0.0/16")
+    widget.wait(10)
+    assert widget.ranges_panel.range_error == {}
+    assert widget.grid.table.size() == 6
+    assert len(fake.analyze_calls) == 1
+    assert widget.controls.status == "case.pcap: 6 of 8 alerts after the range filters, 2 flows."
+    assert widget.ranges_panel.summary == "Keeping rows with source not in 10.42.0.0/16."
+    assert sum(widget.ranges_panel.timeline["shown"]) == 6
+    assert set(widget.alerts["src_ip"]) == {"194.61.24.102"}
+    assert len(widget.flows) == 1
+    widget.ranges_panel.act("clear")
+    widget.wait(10)
+    assert widget.grid.table.size() == 8 and widget.ranges_panel.exclude_src == ""
+    with pytest.raises(TypeError):
+        widget.apply_ranges(exclude_source="10.0.0.0/8")
+
+
+# --- IoCs and the grid filter -----------------------------------------------------------
+def test_iocs_follow_the_grid_filter(widget) -> None:
+    _run(widget)
+    widget.grid.filter = [["Alert", "==", "ET TROJAN C2"]]  # as the viewer syncs it back
+    widget.wait(10)
+    assert len(widget.alerts) == 1
+    assert set(widget.iocs["ip"]) == {"10.42.85.115", "203.78.103.109"}
+    assert "grid filter: Alert == ET TROJAN C2" in widget.ioc_panel.scope
+    widget.grid.filter = [["Alert", "==", None]]  # a clause still being typed is ignored
+    widget.wait(10)
+    assert len(widget.alerts) == 8
+
+
+def test_clicking_an_ip_filters_the_grid(widget) -> None:
+    _run(widget)
+    widget.ioc_panel.act("filter_ip", ip="203.78.103.109")
+    widget.wait(10)
+    assert widget.ioc_panel.ip_filter == "203.78.103.109"
+    assert widget.grid.filter == [[grids.IOC_EXPRESSION, "==", True]]
+    assert grids.IOC_EXPRESSION in widget.grid.expressions
+    assert len(widget.alerts) == 1
+    widget.ioc_panel.act("clear_ip")
+    widget.wait(10)
+    assert widget.grid.filter == [] and widget.ioc_panel.ip_filter == ""
+    assert len(widget.alerts) == 8
+
+
+def test_ioc_source_toggle(widget) -> None:
+    _run(widget)
+    widget.ioc_panel.source = "hosts"
+    widget.wait(10)
+    assert [k for k, _ in widget.ioc_panel.columns][:3] == ["ip", "ip_class", "flows"]
+    assert "bytes" in widget.iocs.columns
+
+
+def test_virustotal_enriches_global_ips_only(widget, fake) -> None:
+    _run(widget)
+    assert "offline mode" in widget.ioc_panel.vt_status
+    widget.ioc_panel.act("enrich")
+    widget.wait(10)
+    assert fake.enriched == [["194.61.24.102", "203.78.103.109"]]
+    assert not widget.ioc_panel.vt_running
+    assert widget.ioc_panel.vt_notices[0] == "No VirusTotal API key: offline reports only."
+    row = widget.iocs.set_index("ip").loc["194.61.24.102"]
+    assert row["malicious"] == 7 and row["country"] == "NL"
+    shown = {r["ip"]: r for r in widget.ioc_panel.rows}
+    assert shown["194.61.24.102"]["malicious"] == 7
+
+
+def test_export_formats(widget, tmp_path: Path) -> None:
+    _run(widget)
+    for fmt in ("csv", "parquet", "json"):
+        paths = widget.export(tmp_path / fmt, format=fmt)
+        assert [p.name for p in paths] == [f"alerts.{fmt}", f"flows.{fmt}", f"iocs.{fmt}"]
+    assert len(pd.read_parquet(tmp_path / "parquet" / "alerts.parquet")) == 8
+    assert json.loads((tmp_path / "json" / "iocs.json").read_text())[0]["ip"] == "10.42.85.10"
+    with pytest.raises(InputError):
+        widget.export(tmp_path / "x", format="xlsx")
+
+
+def test_close_closes_owned_pipeline_only(root: Path, fake: FakeSauce) -> None:
+    CaseWidget(root=root, sauce=fake).close()
+    assert fake.closed is False  # shared pipelines are the caller's
+
+
+# --- panels, magics, helpers ----------------------------------------------------------
+def test_panel_messages_route_to_actions(widget) -> None:
+    widget.controls._on_msg(widget.controls, {"action": "cd", "path": "sub"}, [])
+    assert widget.controls.folder == "sub"
+    widget.controls._on_msg(widget.controls, {"no": "action"}, [])  # logged and ignored
+    with pytest.raises(KeyError):
+        widget.controls.act("explode")
+
+
+def test_magic_registration_and_usage(capsys) -> None:
+    registered = {}
+
+    class Shell:
+        user_ns: dict = {}
+
+        def register_magic_function(self, fn, magic_kind, magic_name):
+            registered[magic_name] = (fn, magic_kind)
+
+    load_ipython_extension(Shell())
+    assert registered["sauce"][1] == "line"
+    import jupyter_sauce
+
+    assert callable(jupyter_sauce.load_ipython_extension)
+    sauce_magic("--bogus x y", None)
+    assert "Usage: %sauce" in capsys.readouterr().out
+
+
+def test_error_payload_of_sauce_error() -> None:
+    assert error_payload(CaptureError("Bad.", "why")) == {"message": "Bad.", "details": "why"}
+
+
+def test_timeline_uses_capture_time_range() -> None:
+    alerts = _alerts(NMAP_ROWS)
+    tl = timeline(alerts, alerts.iloc[:2], T0.timestamp() - 60, T0.timestamp() + 60, bins=12)
+    assert tl["start"] == "2020-09-19T02:20:00.000+00:00" and len(tl["all"]) == 12
+    assert tl["all"][6] == 8 and tl["shown"][6] == 2
+    empty = timeline(alerts.iloc[:0], alerts.iloc[:0], None, None)
+    assert empty["all"] == [] and empty["start"] is None
+
+
+# --- the real pipeline ------------------------------------------------------------------
+NMAP = PCAPS / "esnet-curated" / "nmap_80_all.pcap"
+
+
+@pytest.mark.corpus
+def test_real_pipeline_nmap(tmp_path: Path) -> None:
+    import shutil
+
+    if not (NMAP.is_file() and ET_OPEN.is_dir()) or shutil.which("suricata") is None:
+        pytest.skip("needs the corpus (nmap_80_all.pcap, ET Open) and Suricata")
+    from traitlets.config import Config
+
+    config = Config()
+    config.StoreConfig.store_dir = str(tmp_path / "store")
+    config.RulesConfig.rules = str(ET_OPEN)
+    config.SuricataConfig.warm = False
+    w = CaseWidget(NMAP, config=config)
+    try:
+        assert w.controls.selected == "nmap_80_all.pcap"
+        w.run()
+        assert w.wait(300)
+        assert w.error == {}, w.error
+        assert len(w.case.alerts) == 28 and w.grid.table.size() == 28
+        assert "ET SCAN Possible Nmap User-Agent Observed" in set(w.alerts["signature"])
+        assert set(w.iocs["ip"]) == {"10.87.1.10", "130.211.223.103"}
+    finally:
+        w.close()
