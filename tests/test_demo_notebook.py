@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from jupyter_sauce.demo_notebook import CAPTURE_NAME, lab_command, write_demo_notebook
@@ -28,4 +29,5 @@ def test_existing_notebook_is_kept(tmp_path: Path) -> None:
 
 def test_lab_command_opens_the_notebook(tmp_path: Path) -> None:
     cmd = lab_command(tmp_path / "sauce-demo.ipynb", ["--no-browser"])
-    assert cmd[1:] == ["-m", "jupyterlab", "sauce-demo.ipynb", "--no-browser"]
+    root = ["--allow-root"] if os.geteuid() == 0 else []  # jupyter refuses root without it
+    assert cmd[1:] == ["-m", "jupyterlab", "sauce-demo.ipynb", *root, "--no-browser"]
