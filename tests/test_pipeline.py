@@ -190,3 +190,18 @@ def test_manifest_is_json_with_timings(sauce: Sauce, tmp_path: Path) -> None:
     assert manifest["engine"]["suricata"].startswith("7.")
     assert {"suricata_s", "parse_s", "total_s"} <= set(manifest["timings"])
     assert manifest["capture"]["sha256"] == case.capture["sha256"]
+
+
+def test_suricata_failing_shows_its_log_tail(tmp_path: Path) -> None:
+    """Real Suricata, started with a runmode it does not know: the error carries its words."""
+    wrapper = tmp_path / "suricata-bad"
+    wrapper.write_text(f'#!/bin/sh\nexec {shutil.which("suricata")} --runmode=nonsense "$@"\n')
+    wrapper.chmod(0o755)
+    from jupyter_sauce.errors import EngineError
+
+    with make_sauce(tmp_path / "s", suricata_path=str(wrapper)) as s:
+        with pytest.raises(EngineError) as err:
+            s.analyze(demo(tmp_path / "demo.pcap"))
+    assert err.value.message.startswith("Suricata failed with exit code")
+    assert "nonsense" in err.value.details
+    assert CaseStore(tmp_path / "s").keys() == []
