@@ -181,7 +181,12 @@ def _walk_pcap(fh, p: Path, size: int, order: str, resolution: str) -> CaptureIn
     end = "<" if order == "little" else ">"
     buf = _map(fh, size)
     try:
-        (_, _, _, _, _, snaplen, linktype) = struct.unpack_from(end + "IHHiIII", buf, 0)
+        (_, major, minor, _, _, snaplen, linktype) = struct.unpack_from(end + "IHHiIII", buf, 0)
+        if not ((major == 2 and minor <= 4) or (major, minor) == (543, 0)):  # as libpcap
+            raise CaptureError(
+                f"{p.name!r} is a pcap file of version {major}.{minor}, which Suricata cannot "
+                f"read (it reads version 2.4)."
+            )
         info = CaptureInfo(
             str(p), p.name, size, "", "pcap", order, resolution, [linktype & 0xFFFF], 0
         )
@@ -250,6 +255,11 @@ def _walk_pcapng(fh, p: Path, size: int) -> CaptureInfo:
                 hdr = struct.Struct(end + "II")
                 btype, blen = hdr.unpack_from(buf, off)
             if blen < 12 or blen % 4 or off + blen > size:
+                if not info.link_types:  # libpcap reads up to the first IDB when opening
+                    raise CaptureError(
+                        f"{p.name!r} is a pcapng file that is corrupt at byte {off}, before "
+                        f"its first interface description; Suricata cannot open it."
+                    )
                 info.warnings.append(
                     f"The capture is corrupt or truncated at byte {off} after {info.packets} "
                     f"packets; Suricata reads only what comes before it."
@@ -259,6 +269,11 @@ def _walk_pcapng(fh, p: Path, size: int) -> CaptureInfo:
                 linktype = struct.unpack_from(end + "H", buf, off + 8)[0]
                 info.link_types.append(linktype)
                 resolutions.append(_if_tsresol(buf, off, blen, end))
+            elif btype in (3, 6, 2) and not info.link_types:
+                raise CaptureError(
+                    f"{p.name!r} is a pcapng file with a packet before any interface "
+                    f"description (byte {off}); Suricata cannot open it."
+                )
             elif btype in (3, 6, 2):  # simple / enhanced / obsolete packet block
                 info.packets += 1
                 if btype == 6:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -238,8 +239,16 @@ def _print_table(case, alerts, groups, table, flt, notes) -> None:
     print()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM / SIGHUP unwind like Ctrl-C, so Suricata is stopped and no entry is half made."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _interrupt)
     try:
         return _main(args)
     except SauceError as exc:
@@ -265,6 +274,8 @@ def _main(args: argparse.Namespace) -> int:
         for note in flt.notes:
             print(f"jupyter sauce: note: {note}", file=sys.stderr)
         with Sauce(_config(args)) as sauce:
+            if args.vt:
+                sauce.enricher  # noqa: B018 - checks --reports before any analysis
             cases = _analyse_many(sauce, args.captures, args)
             _emit(sauce, cases, flt, args)
         return 0

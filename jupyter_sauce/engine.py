@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Cancelled, EngineError, SuricataMissing
+from .errors import Cancelled, CaptureError, EngineError, SuricataMissing
 from .rules import LoadReport, Ruleset, parse_load_report
 from .suricata_yaml import render_config
 
@@ -125,6 +125,23 @@ def log_tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+_READER_FAILED = "pcap file reader thread failed to initialize"
+_PCAP_ERROR = re.compile(r"Error: pcap: (.*)")
+
+
+def check_capture_opened(log_text: str, capture: Path) -> None:
+    """CaptureError if the log says Suricata could not open ``capture`` (libpcap refused it).
+
+    Suricata 7 then waits ~60 s for its reader thread (cold) or stops answering on its
+    unix socket (warm), so this is checked while it runs rather than after.
+    """
+    if _READER_FAILED not in log_text:
+        return
+    reasons = [m.group(1) for m in _PCAP_ERROR.finditer(log_text) if _READER_FAILED not in m[0]]
+    why = f": {reasons[0].strip().rstrip('.')}" if reasons else ""
+    raise CaptureError(f"Suricata cannot open the capture {capture.name!r}{why}.")
+
+
 def bytes_read(pid: int, capture: Path) -> int | None:
     """How far Suricata (process ``pid``) has read ``capture``, from /proc; None if unknown."""
     fd_dir = Path(f"/proc/{pid}/fd")
@@ -207,8 +224,20 @@ def run_cold(
         proc = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=suricata_env()
         )
+        log_path = out_dir / "suricata.log"
+
+        def finished() -> bool:
+            if proc.poll() is not None:
+                return True
+            try:
+                text = log_path.read_text(errors="replace")
+            except OSError:
+                return False
+            check_capture_opened(text, capture)
+            return False
+
         try:
-            watch(proc, capture, size, progress, cancel, timeout)
+            watch(proc, capture, size, progress, cancel, timeout, done=finished)
         finally:
             stop_process(proc)
     seconds = time.monotonic() - start

@@ -23,7 +23,7 @@ from . import eve, fastlog, rules
 from .capture import CaptureInfo, inspect_capture
 from .config import RulesConfig, StoreConfig, SuricataConfig, VirusTotalConfig
 from .engine import Progress, ProgressCallback, RunOutput, find_suricata, run_cold, suricata_version
-from .errors import CaptureError, EngineError, SauceError
+from .errors import CaptureError, EngineError, RangeError, SauceError, StoreError
 from .frames import ALERT_SCHEMA, FLOW_SCHEMA, empty_frame, frame_to_table, table_to_frame
 from .networks import parse_ranges
 from .store import CaseStore, write_json_atomic
@@ -78,7 +78,13 @@ class Case:
 
 
 def _read_frame(path: Path) -> pd.DataFrame:
-    return table_to_frame(pq.read_table(path))
+    try:
+        return table_to_frame(pq.read_table(path))
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise StoreError(
+            f"The store entry {path.parent.name} is damaged ({path.name} cannot be read); "
+            f"analyse the capture again with --rerun."
+        ) from exc
 
 
 def _now() -> str:
@@ -110,10 +116,20 @@ class Sauce:
         )
 
     def home_net(self, text: str | None = None) -> list[str]:
-        ranges = parse_ranges(self.suricata_config.home_net if text is None else text)
+        try:
+            ranges = parse_ranges(self.suricata_config.home_net if text is None else text)
+        except RangeError as exc:
+            raise RangeError(f"HOME_NET: {exc.message}") from None
         cidrs = [str(net) for net in ranges.networks]
         if not cidrs:
-            raise CaptureError("HOME_NET is empty; give at least one address or CIDR range.")
+            raise RangeError("HOME_NET is empty; give at least one address or CIDR range.")
+        starts, ends = ranges._v4
+        if len(starts) == 1 and starts[0] == 0 and ends[0] == 2**32 - 1:
+            # EXTERNAL_NET is !$HOME_NET: Suricata refuses an empty IPv4 outside
+            raise RangeError(
+                "HOME_NET covers every IPv4 address, which leaves no EXTERNAL_NET for "
+                "Suricata; name your own networks instead."
+            )
         return cidrs
 
     def inspect(self, capture: str | os.PathLike) -> CaptureInfo:

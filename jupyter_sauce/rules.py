@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -126,6 +127,8 @@ def _build(
 
 def _read(path: Path) -> bytes:
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block or never end
+            raise RulesError(f"Rules file {str(path)!r} is not a regular file.")
         return path.read_bytes()
     except OSError as exc:
         raise RulesError(

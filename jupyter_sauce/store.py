@@ -29,6 +29,8 @@ from filelock import FileLock
 from .errors import StoreError
 
 STORE_FORMAT = 1
+ENTRY_FILES = ("manifest.json", "alerts.parquet", "flows.parquet")
+MANIFEST_KEYS = ("capture", "engine", "ruleset", "options", "counts")
 
 
 class StoreNotWritable(StoreError):
@@ -88,7 +90,15 @@ class CaseStore:
         return self.root / "entries" / key
 
     def has(self, key: str) -> bool:
-        return (self.entry_dir(key) / "manifest.json").is_file()
+        """Whether a complete entry exists (a damaged one counts as missing: it is remade)."""
+        entry = self.entry_dir(key)
+        if not all((entry / name).is_file() for name in ENTRY_FILES):
+            return False
+        try:
+            manifest = json.loads((entry / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(manifest, dict) and all(k in manifest for k in MANIFEST_KEYS)
 
     def manifest(self, key: str) -> dict:
         path = self.entry_dir(key) / "manifest.json"

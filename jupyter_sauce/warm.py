@@ -21,6 +21,7 @@ from .engine import (
     ProgressCallback,
     RunOutput,
     _run_warnings,
+    check_capture_opened,
     log_tail,
     stop_process,
     suricata_env,
@@ -29,6 +30,8 @@ from .engine import (
 )
 from .errors import EngineError
 from .rules import Ruleset, parse_load_report
+
+_POLL_TIMEOUT = 10.0  # seconds for one status question while a capture is read
 
 
 class SocketClient:
@@ -43,6 +46,15 @@ class SocketClient:
             raise EngineError("Suricata's unix socket refused the protocol handshake.")
 
     def _exchange(self, message: dict) -> dict:
+        try:
+            return self._send_receive(message)
+        except OSError as exc:  # a timeout too: Suricata 7 stops answering after some failures
+            raise EngineError(
+                f"Suricata's unix socket did not answer {message.get('command', 'hello')!r} "
+                f"({exc.strerror or exc})."
+            ) from exc
+
+    def _send_receive(self, message: dict) -> dict:
         self.sock.sendall(json.dumps(message).encode() + b"\n")
         buf = b""
         while True:
@@ -84,6 +96,8 @@ class WarmEngine:
         self.load = None
         self.started_seconds: float | None = None
         self._lock = threading.Lock()
+        self._log_before = 0
+        self._capture = Path()
 
     @property
     def running(self) -> bool:
@@ -142,7 +156,9 @@ class WarmEngine:
                 raise EngineError("The warm Suricata engine is not running.")
             assert self.client is not None and self.proc is not None
             out_dir.mkdir(parents=True, exist_ok=True)
-            log_before = len(self._log())
+            self._log_before = log_before = len(self._log())
+            self._capture = capture
+            self.client.sock.settimeout(_POLL_TIMEOUT)
             t0 = time.monotonic()
             reply = self.client.command(
                 "pcap-file", {"filename": str(capture), "output-dir": str(out_dir)}
@@ -171,12 +187,19 @@ class WarmEngine:
         assert self.client is not None
         if self.proc is None or self.proc.poll() is not None:
             return True
-        queued = self.client.command("pcap-file-number").get("message")
-        current = self.client.command("pcap-current").get("message")
+        # Suricata 7's socket hangs after a file fails to open: look before asking it
+        check_capture_opened(self._log()[self._log_before :], self._capture)
+        try:
+            queued = self.client.command("pcap-file-number").get("message")
+            current = self.client.command("pcap-current").get("message")
+        except EngineError:  # the file may have failed while we asked: say so if it did
+            check_capture_opened(self._log()[self._log_before :], self._capture)
+            raise
         return queued == 0 and current in (None, "None", "")
 
     def stop(self) -> None:
         if self.client is not None:
+            self.client.sock.settimeout(2.0)  # a hung socket must not hold up the stop
             # already gone is fine: the process is stopped below either way
             with contextlib.suppress(OSError, EngineError):
                 self.client.command("shutdown")

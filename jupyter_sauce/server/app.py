@@ -125,7 +125,7 @@ class SauceApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         from .api import IntelHandler, ResultsHandler, RunHandler, RunsHandler
-        from .handlers import CapturesHandler, SpecHandler, StatusHandler
+        from .handlers import CapturesHandler, NotFoundHandler, SpecHandler, StatusHandler
         from .upload import UploadHandler
 
         kw = {"context": self.context}
@@ -139,6 +139,7 @@ class SauceApp(ExtensionApp):
                 (rf"/{API}/runs/(?P<run_id>{RUN_ID})/(?P<table>{TABLES})", ResultsHandler, kw),
                 (rf"/{API}/intel", IntelHandler, kw),
                 (rf"/{API}/uploads/(?P<name>[^/]+)", UploadHandler, kw),
+                (rf"/{API}/.*", NotFoundHandler, kw),
             ]
         )
 

@@ -235,3 +235,12 @@ class SpecHandler(SauceHandler):
     def get(self) -> None:
         text = files("jupyter_sauce.server").joinpath("openapi.json").read_text("utf-8")
         self.finish(text)
+
+
+class NotFoundHandler(SauceHandler):
+    """Any other path under the API (a malformed run id, an unknown table): the JSON 404."""
+
+    def _not_found(self, *args: Any) -> None:
+        raise web.HTTPError(404, "No jupyter_sauce API endpoint matches this path.")
+
+    get = post = put = patch = delete = web.authenticated(authorized(_not_found))

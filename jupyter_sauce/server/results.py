@@ -71,7 +71,8 @@ def parse_paging(args: Mapping[str, str], fmt: str) -> tuple[int, int | None]:
         except ValueError:
             raise FieldError(name, f"{name} must be a whole number.") from None
         if value < 0 or (name == "limit" and value > MAX_LIMIT):
-            raise FieldError(name, f"{name} must be between 0 and {MAX_LIMIT}.")
+            limits = f"between 0 and {MAX_LIMIT}" if name == "limit" else "0 or more"
+            raise FieldError(name, f"{name} must be {limits}.")
         values[name] = value
     return int(values["offset"] or 0), values["limit"]
 

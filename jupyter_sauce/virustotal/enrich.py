@@ -60,6 +60,8 @@ class Enricher:
         self.reports_dir = (
             Path(config.reports_dir) if config.reports_dir else self.cache_dir / "reports"
         )
+        if self.reports_dir.exists() and not self.reports_dir.is_dir():
+            raise InputError(f"The reports directory {str(self.reports_dir)!r} is not a directory.")
         self._cache = ReportDir(self.cache_dir / "cache")
         self._offline = ReportDir(self.reports_dir)
         self._not_found = NotFoundList(self.cache_dir / "not_found.json")
@@ -185,7 +187,7 @@ class Enricher:
             self._live(pending, rows, result, progress, cancel, total)
         for directory in (self._cache, self._offline):
             for path, problem in sorted(directory.problems.items()):
-                result.notices.append(f"Ignored {path}: {problem}.")
+                result.notices.append(f"Ignored {path}: {problem.rstrip('.')}.")
         result.frame = rows_to_frame(list(rows.values()))
         result.quota_used_today = self._usage.used_today()
         result.quota_limit = self.config.requests_per_day

@@ -10,6 +10,7 @@ Offline report files hold exactly that body, one address per file.
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +24,9 @@ GUI_URL = "https://www.virustotal.com/gui/ip-address/{ip}"
 # the numeric/text summary fields taken from a report (frame columns of the same names)
 STAT_FIELDS = ("malicious", "suspicious", "harmless", "undetected")
 
+# real IP reports are tens of kilobytes; this only stops a wrong file from eating memory
+MAX_REPORT_BYTES = 32 * 1024 * 1024
+
 
 def gui_link(ip: str) -> str:
     """The VirusTotal web page of an address (canonical form, IPv6 compressed)."""
@@ -34,6 +38,9 @@ def report_problem(body: Any) -> str | None:
     if not isinstance(body, dict):
         return f"the top level is a JSON {type(body).__name__}, not an object"
     data = body.get("data")
+    error = body.get("error")
+    if data is None and isinstance(error, dict):
+        return f'it has no "data" object (it is a VirusTotal error response, {error.get("code")})'
     if not isinstance(data, dict):
         return 'it has no "data" object'
     if data.get("type") != "ip_address":
@@ -70,6 +77,14 @@ def read_report_file(path: Path) -> tuple[str, dict[str, Any]]:
     """
     path = Path(path)
     try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+            raise ReportError(f"{path} is not a regular file.")
+        if st.st_size > MAX_REPORT_BYTES:
+            raise ReportError(
+                f"{path} is {st.st_size} bytes, too large for a VirusTotal IP report "
+                f"(limit {MAX_REPORT_BYTES} bytes)."
+            )
         raw = path.read_bytes()
     except OSError as exc:
         raise ReportError(f"{path} could not be read: {exc.strerror or exc}.") from exc
