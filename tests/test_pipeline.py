@@ -199,9 +199,11 @@ def test_suricata_failing_shows_its_log_tail(tmp_path: Path) -> None:
     wrapper.chmod(0o755)
     from jupyter_sauce.errors import EngineError
 
-    with make_sauce(tmp_path / "s", suricata_path=str(wrapper)) as s:
-        with pytest.raises(EngineError) as err:
-            s.analyze(demo(tmp_path / "demo.pcap"))
+    with (
+        make_sauce(tmp_path / "s", suricata_path=str(wrapper)) as s,
+        pytest.raises(EngineError) as err,
+    ):
+        s.analyze(demo(tmp_path / "demo.pcap"))
     assert err.value.message.startswith("Suricata failed with exit code")
     assert "nonsense" in err.value.details
     assert CaseStore(tmp_path / "s").keys() == []
