@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--path", metavar="FILE", help="where to write the demo capture")
     _analysis_args(d, demo=True)
 
+    lab = sub.add_parser(
+        "lab", help="open JupyterLab on the demo notebook (the CaseWidget on the demo capture)"
+    )
+    lab.add_argument("folder", nargs="?", default="sauce-demo", help="where to write the demo")
+    lab.add_argument("lab_args", nargs=argparse.REMAINDER, help="more 'jupyter lab' arguments")
+
     r = sub.add_parser("rules", help="manage rulesets")
     rsub = r.add_subparsers(dest="rules_command", required=True)
     u = rsub.add_parser("update", help="fetch ET Open with suricata-update")
@@ -279,6 +285,10 @@ def _main(args: argparse.Namespace) -> int:
             cases = _analyse_many(sauce, args.captures, args)
             _emit(sauce, cases, flt, args)
         return 0
+    if args.command == "lab":
+        from .demo_notebook import open_lab
+
+        return open_lab(args.folder, args.lab_args)
     if args.command == "demo":
         from .demo import write_demo_capture
 

@@ -8,6 +8,7 @@ time.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import socket
@@ -132,6 +133,7 @@ class WarmEngine:
             self.stop()
             raise EngineError("Suricata in unix-socket mode did not start in time.")
         self.started_seconds = time.monotonic() - t0
+        atexit.register(self.stop)  # no Suricata left behind when the process exits
         self.load = parse_load_report(self._log())
 
     def _log(self) -> str:
@@ -209,3 +211,4 @@ class WarmEngine:
             stop_process(self.proc)
             self.proc = None
         self._tmp.cleanup()
+        atexit.unregister(self.stop)
