@@ -92,6 +92,14 @@ class ProgressPrinter:
         self.tty = sys.stderr.isatty()
         self.last = 0.0
         self.start = time.monotonic()
+        self.open_line = False
+
+    def close(self) -> None:
+        """End a progress line that the last update left open (terminals only)."""
+        if self.open_line:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.open_line = False
 
     def __call__(self, p: Progress | EnrichProgress) -> None:
         now = time.monotonic()
@@ -105,6 +113,7 @@ class ProgressPrinter:
         line = f"{self.label}: {p.message} {frac} ({now - self.start:.1f} s{eta})"
         if self.tty:
             sys.stderr.write("\r" + line[:120].ljust(120))
+            self.open_line = not final
             if final:
                 sys.stderr.write("\n")
         else:
@@ -126,16 +135,20 @@ def _config(args: argparse.Namespace) -> Config:
 def _analyse_many(sauce: Sauce, captures: list[str], args: argparse.Namespace) -> list[Case]:
     cases = []
     for cap in captures:
-        cases.append(
-            sauce.analyze(
-                cap,
-                rules=args.rules,
-                home_net=args.home_net,
-                rerun=args.rerun,
-                progress=ProgressPrinter(Path(cap).name),
-                cancel=threading.Event(),
+        printer = ProgressPrinter(Path(cap).name)
+        try:
+            cases.append(
+                sauce.analyze(
+                    cap,
+                    rules=args.rules,
+                    home_net=args.home_net,
+                    rerun=args.rerun,
+                    progress=printer,
+                    cancel=threading.Event(),
+                )
             )
-        )
+        finally:
+            printer.close()
     return cases
 
 
@@ -151,7 +164,11 @@ def _emit(sauce: Sauce, cases: list[Case], flt: RangeFilter, args: argparse.Name
             iocs = host_iocs(flt.apply(case.flows))
         intel = None
         if args.vt and len(iocs):
-            intel = sauce.enrich(list(iocs["ip"]), progress=ProgressPrinter("VirusTotal"))
+            printer = ProgressPrinter("VirusTotal")
+            try:
+                intel = sauce.enrich(list(iocs["ip"]), progress=printer)
+            finally:
+                printer.close()
         table = ioc_table(iocs, intel.frame if intel is not None else None)
         groups = alert_groups(alerts)
         notes = case.notices + case.warnings + (intel.notices if intel is not None else [])
@@ -226,8 +243,12 @@ def _print_table(case, alerts, groups, table, flt, notes) -> None:
     print(f"== {cap['name']}  ({cap['packets']} packets, sha256 {cap['sha256'][:12]})")
     rs = case.ruleset
     date = f", {rs['date']}" if rs.get("date") else ""
+    engine = {"warm": "rules already loaded", "cold": "one-off run", "none": "not run"}
+    how = engine.get(m["engine"]["name"], m["engine"]["name"])
+    if case.reused:
+        how = f"stored result of {m['analysed_at']}, not run again; --rerun runs it"
     print(
-        f"   Suricata {m['engine']['suricata']} ({m['engine']['name']}), rules: "
+        f"   Suricata {m['engine']['suricata']} ({how}), rules: "
         f"{rs['source']} {rs['location']} ({rs['rules']} rules{date}), HOME_NET: {case.home_net}"
     )
     if flt:

@@ -25,7 +25,8 @@ _INTRO = "\n".join(
         "# The Case of the Stolen Szechuan Sauce — triage in one widget",
         "",
         "1. The capture `szechuan-demo.pcap` (a re-enactment written by jupyter_sauce) is",
-        "   already chosen: press **Run**.",
+        "   already chosen: press **Run** (or **Open stored result** if it was analysed",
+        "   before, e.g. by `scripts/demo.sh` in the terminal).",
         "2. Explore the alerts grid: sort, filter, open the settings panel to add columns",
         "   such as *HTTP User-Agent*.",
         "3. Exclude the internal range `10.42.0.0/16` under *Network ranges* and press",
@@ -89,7 +90,9 @@ def write_demo_notebook(folder: str | os.PathLike = "sauce-demo") -> Path:
 def lab_command(notebook: Path, extra: Sequence[str] = ()) -> list[str]:
     """The ``jupyter lab`` command line opening ``notebook``."""
     root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    return [sys.executable, "-m", "jupyterlab", str(notebook.name), *root, *extra]
+    # the URL JupyterLab prints then opens the notebook itself, not the Launcher
+    url = f"--ServerApp.default_url=/lab/tree/{notebook.name}"
+    return [sys.executable, "-m", "jupyterlab", str(notebook.name), url, *root, *extra]
 
 
 def open_lab(folder: str | os.PathLike = "sauce-demo", extra: Sequence[str] = ()) -> int:

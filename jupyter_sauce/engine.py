@@ -185,7 +185,8 @@ def watch(
         if pos is not None:
             last = max(last, pos)
         if progress is not None:
-            progress(Progress("suricata", min(last, size), size, "Suricata is reading", elapsed))
+            what = "Suricata is reading" if last else "Suricata is starting (loading rules)"
+            progress(Progress("suricata", min(last, size), size, what, elapsed))
         time.sleep(0.1 if elapsed < 2 else 0.25)
     if progress is not None:
         progress(Progress("suricata", size, size, "Suricata finished", time.monotonic() - start))

@@ -39,6 +39,8 @@ class Case:
     manifest: dict
     _alerts: pd.DataFrame | None = field(default=None, repr=False)
     _flows: pd.DataFrame | None = field(default=None, repr=False)
+    #: True when this result came from the store without running Suricata
+    reused: bool = False
 
     @property
     def alerts(self) -> pd.DataFrame:
@@ -85,6 +87,13 @@ def _read_frame(path: Path) -> pd.DataFrame:
             f"The store entry {path.parent.name} is damaged ({path.name} cannot be read); "
             f"analyse the capture again with --rerun."
         ) from exc
+
+
+def _touches(flows: pd.DataFrame, nets: list[str]) -> bool:
+    """Whether any flow endpoint is inside HOME_NET."""
+    home = parse_ranges(",".join(nets))
+    ips = pd.concat([flows["src_ip"], flows["dest_ip"]]).dropna().unique()
+    return bool(home.contains_many(list(ips)).any())
 
 
 def _now() -> str:
@@ -160,6 +169,11 @@ class Sauce:
         key = self._key(sha, self.ruleset(rules), self.home_net(home_net))
         return self.load(key) if self.store.has(key) else None
 
+    def _reused(self, key: str) -> Case:
+        case = self.load(key)
+        case.reused = True
+        return case
+
     def load(self, key: str) -> Case:
         return Case(key, self.store.entry_dir(key), self.store.manifest(key))
 
@@ -188,10 +202,10 @@ class Sauce:
         nets = self.home_net(home_net)
         key = self._key(info.sha256, ruleset, nets)
         if not rerun and self.store.has(key):
-            return self.load(key)
+            return self._reused(key)
         with self.store.lock(key):
             if not rerun and self.store.has(key):  # another process made it meanwhile
-                return self.load(key)
+                return self._reused(key)
             with self.store.building(key) as work:
                 manifest = self._run(path, info, ruleset, nets, work, progress, cancel)
                 manifest["timings"]["total_s"] = round(time.monotonic() - t0, 3)
@@ -243,6 +257,11 @@ class Sauce:
                 )
             if alerts.empty:
                 notices.append("Suricata raised no alerts on this capture with this ruleset.")
+                if len(flows) and not _touches(flows, nets):
+                    notices.append(
+                        f"No address in the capture is inside HOME_NET ({', '.join(nets)}); "
+                        "most rules only fire on traffic to or from HOME_NET."
+                    )
         if load.failed:
             warnings.append(f"{load.failed} rule(s) failed to load; see the manifest for which.")
         pq.write_table(frame_to_table(alerts, ALERT_SCHEMA), work / "alerts.parquet")

@@ -182,11 +182,12 @@ class CaseStore:
             parts = item.name.split(".")
             if len(parts) >= 3 and parts[1].isdigit():
                 pid = int(parts[1])
-                if pid != os.getpid() and not _alive(pid):
+                if pid != os.getpid() and not pid_alive(pid):
                     shutil.rmtree(item, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (on this host)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -31,8 +33,20 @@ from .engine import (
 )
 from .errors import EngineError
 from .rules import Ruleset, parse_load_report
+from .store import pid_alive
 
 _POLL_TIMEOUT = 10.0  # seconds for one status question while a capture is read
+
+
+_PREFIX = "sauce-warm-"
+
+
+def _sweep_stale_run_dirs() -> None:
+    """Remove warm-engine dirs left by processes that no longer exist (e.g. SIGKILLed)."""
+    for item in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
+        pid = item.name[len(_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(item, ignore_errors=True)
 
 
 class SocketClient:
@@ -89,7 +103,8 @@ class WarmEngine:
         self.home_net = list(home_net)
         self.runmode = runmode
         self.key = (binary, ruleset.fingerprint, tuple(self.home_net), runmode)
-        self._tmp = tempfile.TemporaryDirectory(prefix="sauce-warm-")
+        _sweep_stale_run_dirs()
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"{_PREFIX}{os.getpid()}-")
         self.run_dir = Path(self._tmp.name)
         self.sock_path = self.run_dir / "suricata.sock"
         self.proc: subprocess.Popen | None = None
