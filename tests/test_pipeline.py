@@ -207,3 +207,15 @@ def test_suricata_failing_shows_its_log_tail(tmp_path: Path) -> None:
     assert err.value.message.startswith("Suricata failed with exit code")
     assert "nonsense" in err.value.details
     assert CaseStore(tmp_path / "s").keys() == []
+
+
+def test_reused_flag_and_home_net_hint(sauce: Sauce, tmp_path: Path) -> None:
+    cap = write(tmp_path / "benign.pcap", pcap_bytes(http_records(ua="curl-like/1.0")))
+    case = sauce.analyze(cap, home_net="10.99.0.0/16")
+    assert not case.reused and case.alerts.empty
+    assert any(
+        "No address in the capture is inside HOME_NET (10.99.0.0/16)" in n for n in case.notices
+    )
+    assert sauce.analyze(cap, home_net="10.99.0.0/16").reused
+    inside = sauce.analyze(cap, home_net="10.42.0.0/16")
+    assert not any("inside HOME_NET" in n for n in inside.notices)
