@@ -1,7 +1,6 @@
 """Which addresses may be sent to VirusTotal, and their canonical text form.
 
-A private copy on purpose: the package-wide ``jupyter_sauce.addresses`` is developed
-separately; this module only needs "is it global, and if not, why not".
+Whether an address is global comes from :mod:`jupyter_sauce.addresses`.
 """
 
 from __future__ import annotations
@@ -24,19 +23,10 @@ def canonical_ip(text: str) -> str:
 def non_global_reason(ip: IPAddress) -> str | None:
     """Why ``ip`` must not be looked up (e.g. "private address"), or None if it is global.
 
-    Global means ``ip.is_global`` and not multicast (``is_global`` is true for some
-    multicast ranges).
+    Uses the package-wide classes of :mod:`jupyter_sauce.addresses`, so the IoC table's
+    class and the lookup decision always agree.
     """
-    if ip.is_global and not ip.is_multicast:
-        return None
-    for attribute, label in (
-        ("is_unspecified", "unspecified"),
-        ("is_loopback", "loopback"),
-        ("is_link_local", "link-local"),
-        ("is_multicast", "multicast"),
-        ("is_private", "private"),
-        ("is_reserved", "reserved"),
-    ):
-        if getattr(ip, attribute):
-            return f"{label} address"
-    return "not a globally routable address"
+    from ..addresses import classify
+
+    cls = classify(str(ip))
+    return None if cls == "global" else f"{cls} address"
