@@ -50,7 +50,7 @@ def test_links_use_canonical_compressed_ipv6() -> None:
         ("224.0.0.251", "multicast address"),
         ("ff02::1", "multicast address"),
         ("0.0.0.0", "unspecified address"),
-        ("192.0.2.1", "documentation address"),  # documentation range: Python calls it private
+        ("192.0.2.1", "documentation address"),  # jupyter_sauce.addresses class
         ("fe80::1", "link-local address"),
         ("194.61.24.102", None),
         ("2001:4860:4860::8888", None),
