@@ -20,7 +20,7 @@ from traitlets.config import Config
 from .config import load_config
 from .engine import Progress
 from .errors import InputError, SauceError
-from .iocs import alert_iocs
+from .iocs import alert_iocs, host_iocs
 from .networks import RangeFilter
 from .pipeline import Case, Sauce
 from .report import alert_groups, ioc_table, write_outputs
@@ -159,8 +159,6 @@ def _emit(sauce: Sauce, cases: list[Case], flt: RangeFilter, args: argparse.Name
         alerts = flt.apply(case.alerts)
         iocs = alert_iocs(alerts)
         if getattr(args, "hosts", False):
-            from .iocs import host_iocs
-
             iocs = host_iocs(flt.apply(case.flows))
         intel = None
         if args.vt and len(iocs):

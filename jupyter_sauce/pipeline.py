@@ -20,13 +20,14 @@ import pyarrow.parquet as pq
 from traitlets.config import Config
 
 from . import eve, fastlog, rules
+from .atomicfile import atomic_write_json
 from .capture import CaptureInfo, inspect_capture
 from .config import RulesConfig, StoreConfig, SuricataConfig, VirusTotalConfig
 from .engine import Progress, ProgressCallback, RunOutput, find_suricata, run_cold, suricata_version
 from .errors import CaptureError, EngineError, RangeError, SauceError, StoreError
 from .frames import ALERT_SCHEMA, FLOW_SCHEMA, empty_frame, frame_to_table, table_to_frame
 from .networks import parse_ranges
-from .store import CaseStore, write_json_atomic
+from .store import CaseStore, entry_key
 from .warm import WarmEngine
 
 
@@ -153,8 +154,6 @@ class Sauce:
 
     def _key(self, sha256: str, ruleset: rules.Ruleset, home_net: list[str]) -> str:
         binary = find_suricata(self.suricata_config.suricata_path)
-        from .store import entry_key
-
         return entry_key(
             sha256, suricata_version(binary), ruleset.fingerprint, {"home_net": home_net}
         )
@@ -209,7 +208,7 @@ class Sauce:
             with self.store.building(key) as work:
                 manifest = self._run(path, info, ruleset, nets, work, progress, cancel)
                 manifest["timings"]["total_s"] = round(time.monotonic() - t0, 3)
-                write_json_atomic(work / "manifest.json", manifest)
+                atomic_write_json(work / "manifest.json", manifest)
             self.store.mark_capture(info.sha256)
         return self.load(key)
 

@@ -8,6 +8,7 @@ import pandas as pd
 
 from .addresses import is_lookup_candidate
 from .errors import InputError
+from .virustotal.report import gui_link
 
 VT_COLUMNS = (
     "malicious",
@@ -22,7 +23,6 @@ VT_COLUMNS = (
     "source",
     "error",
 )
-VT_LINK = "https://www.virustotal.com/gui/ip-address/{ip}"
 
 
 def alert_groups(alerts: pd.DataFrame) -> pd.DataFrame:
@@ -50,9 +50,7 @@ def ioc_table(iocs: pd.DataFrame, intel: pd.DataFrame | None) -> pd.DataFrame:
         vt = intel[["ip", *[c for c in VT_COLUMNS if c in intel.columns]]]
         table = table.merge(vt, on="ip", how="left")
     # private and other non-global addresses get no link: their VirusTotal page is a lookup too
-    table["link"] = [
-        VT_LINK.format(ip=ip) if is_lookup_candidate(ip) else None for ip in table["ip"]
-    ]
+    table["link"] = [gui_link(ip) if is_lookup_candidate(ip) else None for ip in table["ip"]]
     return table
 
 

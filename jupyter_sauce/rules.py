@@ -12,10 +12,10 @@ import re
 import shutil
 import stat
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .atomicfile import atomic_write_bytes
 from .errors import EngineError, RulesError
 
 SYSTEM_CLASSIFICATION = Path("/etc/suricata/classification.config")
@@ -80,18 +80,6 @@ def parse_load_report(log_text: str) -> LoadReport:
     return report
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _newest_date(data: bytes) -> str | None:
     dates = _UPDATED.findall(data)
     if not dates:
@@ -112,8 +100,8 @@ def _build(
     target = cache / fp[:24]
     rule_file, cls_file = target / "rules.rules", target / "classification.config"
     if not rule_file.is_file() or not cls_file.is_file():
-        _atomic_write(cls_file, classification)
-        _atomic_write(rule_file, combined)
+        atomic_write_bytes(cls_file, classification)
+        atomic_write_bytes(rule_file, combined)
     return Ruleset(
         source=source,
         location=location,

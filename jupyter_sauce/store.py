@@ -26,6 +26,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from .atomicfile import atomic_write_json
 from .errors import StoreError
 
 STORE_FORMAT = 1
@@ -52,17 +53,6 @@ def entry_key(capture_sha256: str, suricata_version: str, rules_fp: str, options
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, default=str)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class CaseStore:
@@ -174,7 +164,7 @@ class CaseStore:
             "mtime_ns": st.st_mtime_ns,
             "sha256": sha256,
         }
-        write_json_atomic(self._hash_record(path), record)
+        atomic_write_json(self._hash_record(path), record)
 
     def _sweep_tmp(self) -> None:
         """Remove leftovers of killed runs (their pid no longer exists)."""

@@ -21,8 +21,8 @@ from typing import Any
 
 from filelock import FileLock
 
+from ..atomicfile import atomic_write_json, read_json_or
 from ..errors import ReportError
-from .files import atomic_write_json, read_json_or
 from .report import file_name, iter_valid_reports, read_report_file, report_files
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from .files import atomic_write_json, read_json_or
+from ..atomicfile import atomic_write_json, read_json_or
 
 Waiter = Callable[[float, "threading.Event | None"], bool]
 

@@ -1,4 +1,4 @@
-"""Small file helpers shared by the cache and the quota counter: atomic JSON writes."""
+"""Atomic file writes for the whole package (store, rulesets, VirusTotal cache and quota)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     """Serialize ``obj`` as indented UTF-8 JSON and write it atomically."""
-    text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    text = json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n"
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
