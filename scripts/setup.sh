@@ -20,8 +20,10 @@ if ! command -v suricata >/dev/null 2>&1; then
   if [ -f /etc/debian_version ] && grep -q '^12' /etc/debian_version; then
     if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
       # same mirror as the machine's own sources
-      mirror=$(grep -rhoE 'https?://[^ ]*/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-               | grep -v security | head -n1)
+      # (comment lines skipped: they may name a snapshot archive; missing files are fine)
+      mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources \
+                   /etc/apt/sources.list.d/*.list 2>/dev/null | grep -v '^[[:space:]]*#' \
+               | grep -oE 'https?://[^ ]*/debian/?( |$)' | tr -d ' ' | head -n1 || true)
       mirror=${mirror:-http://deb.debian.org/debian}
       printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
         "$mirror" | $SUDO tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
