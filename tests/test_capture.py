@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -99,9 +103,56 @@ def test_directory_and_missing(tmp_path: Path) -> None:
         inspect_capture(tmp_path / "nope.pcap")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable(tmp_path: Path) -> None:
-    path = write(tmp_path / "secret.pcap", pcap_bytes(RECORDS))
+def _unreadable_capture(folder: Path) -> Path:
+    """A real capture with mode 000 in a folder anyone may enter."""
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    path = write(folder / "secret.pcap", pcap_bytes(RECORDS))
     path.chmod(0)
-    with pytest.raises(CaptureError, match="permission denied"):
-        inspect_capture(path)
+    return path
+
+
+def test_unreadable(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        path = _unreadable_capture(tmp_path / "box")
+        with pytest.raises(CaptureError, match="permission denied"):
+            inspect_capture(path)
+        return
+    # root reads files whatever their mode: ask as the unprivileged user 'nobody'
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing")
+    base = Path(tempfile.mkdtemp(prefix="sauce-unreadable-"))
+    try:
+        base.chmod(0o755)
+        path = _unreadable_capture(base / "box")
+        cache = base / "cache"
+        cache.mkdir(mode=0o777)
+        cache.chmod(0o777)
+        drop = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+        env = {**os.environ, "HOME": str(cache), "XDG_CACHE_HOME": str(cache)}
+        probe = (
+            "import sys\n"
+            "from jupyter_sauce.capture import inspect_capture\n"
+            "from jupyter_sauce.errors import CaptureError\n"
+            "try:\n"
+            "    inspect_capture(sys.argv[1])\n"
+            "except CaptureError as exc:\n"
+            "    print(exc.message)\n"
+            "    sys.exit(3)\n"
+        )
+        lib = subprocess.run(
+            [*drop, sys.executable, "-c", probe, str(path)],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert lib.returncode == 3, lib.stderr
+        assert "permission denied" in lib.stdout
+        cli = subprocess.run(
+            [*drop, sys.executable, "-m", "jupyter_sauce.cli", "analyze", str(path), "--no-vt"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert cli.returncode == 2, cli.stdout + cli.stderr
+        assert "permission denied" in cli.stderr
+        assert "Traceback" not in cli.stderr
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
