@@ -56,6 +56,11 @@ def _jupyter_server_extension_points() -> list[dict]:
     return points()
 
 
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab sidebar panel (built from ``labextension/`` by npm)."""
+    return [{"src": "labextension", "dest": "jupyter_sauce"}]
+
+
 def load_ipython_extension(ipython) -> None:
     """``%load_ext jupyter_sauce``: register the ``%sauce`` magic (imports widgets lazily)."""
     from .widget.magics import load_ipython_extension as load

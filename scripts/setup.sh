@@ -38,6 +38,9 @@ fi
 if [ "$want_test" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
 fi
+if ! command -v npm >/dev/null 2>&1; then
+  apt_install nodejs npm   # builds the JupyterLab sidebar panel
+fi
 
 venv="$here/.venv"
 if [ ! -x "$venv/bin/python" ]; then
@@ -53,3 +56,29 @@ if [ ! -f "$stamp" ]; then
   fi
   touch "$stamp"
 fi
+
+# The JupyterLab sidebar panel (labextension/ -> jupyter_sauce/labextension), built against
+# the JupyterLab in the venv and linked where JupyterLab looks for prebuilt extensions.
+lab_core=$("$venv/bin/python" -c 'import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), "staging"))')
+lab_stamp="$here/jupyter_sauce/labextension/.built-$( (cd "$here" && cat package.json package-lock.json \
+  labextension/tsconfig.json labextension/src/* labextension/style/*; cat "$lab_core/package.json") \
+  | sha256sum | cut -c1-16)"
+if [ ! -f "$lab_stamp" ]; then
+  (
+    cd "$here"
+    [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] \
+      || npm ci --no-audit --no-fund --loglevel=error
+    rm -rf jupyter_sauce/labextension labextension/lib labextension/tsconfig.tsbuildinfo
+    log=$(mktemp)
+    if ! SAUCE_LAB_CORE="$lab_core" npm run --silent build:prod >"$log" 2>&1; then
+      cat "$log" >&2
+      rm -f "$log"
+      echo "Building the JupyterLab sidebar panel failed (npm run build:prod)." >&2
+      exit 1
+    fi
+    rm -f "$log"
+  )
+  touch "$lab_stamp"
+fi
+mkdir -p "$venv/share/jupyter/labextensions"
+ln -sfn "$here/jupyter_sauce/labextension" "$venv/share/jupyter/labextensions/jupyter_sauce"

@@ -145,6 +145,14 @@ async def test_run_and_results_in_three_formats(jp_fetch: Any, demo_capture: Pat
         )
     )
     assert "194.61.24.102" not in {r["ip"] for r in kept["rows"]}
+    # JupyterLab's ServerConnection adds a bare timestamp to every GET: tolerated...
+    busted = await call(jp_fetch, "GET", "runs", run["id"], "iocs", params={"1733300000000": ""})
+    assert busted.code == 200 and body(busted)["total"] == iocs["total"]
+    # ...but a misspelt parameter is still named
+    typo = await call(
+        jp_fetch, "GET", "runs", run["id"], "iocs", params={"exclude_scr": "10.0.0.0/8"}
+    )
+    assert typo.code == 400 and body(typo)["error"]["field"] == "exclude_scr"
     hosts = await call(jp_fetch, "GET", "runs", run["id"], "hosts", params={"format": "csv"})
     assert {"ip", "flows", "bytes"} <= set(pd.read_csv(io.BytesIO(hosts.body)).columns)
     flows = ipc.open_stream(

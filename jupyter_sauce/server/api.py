@@ -114,6 +114,8 @@ class ResultsHandler(SauceHandler):
         if run.state != "done" or run.case is None:
             raise RunNotDone(f"The run is {run.state}; results exist once it is done.")
         args = {k: self.get_argument(k) for k in self.request.arguments}
+        # JupyterLab's ServerConnection appends a bare timestamp (`?1733300000000`) to GETs
+        args = {k: v for k, v in args.items() if not (k.isdigit() and v == "")}
         unknown = sorted(
             set(args) - {*results.FILTER_FIELDS, "drop_unaddressed", "offset", "limit", "format"}
         )
