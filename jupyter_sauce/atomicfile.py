@@ -8,6 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .errors import StoreError
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new file, never half of one.
@@ -38,10 +40,27 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 def read_json_or(path: Path, fallback: Any) -> Any:
     """Read a JSON file we wrote ourselves; ``fallback`` if it does not exist.
 
-    A corrupt file raises ``ValueError`` (json.JSONDecodeError): never silently reset.
+    A corrupt file raises :class:`~jupyter_sauce.errors.StoreError` naming it: never
+    silently reset (it may hold a day's VirusTotal quota use or saved answers).
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         return fallback
-    return json.loads(text)
+    except OSError as exc:
+        raise StoreError(f"{str(path)!r} cannot be read: {exc.strerror or exc}.") from exc
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise damaged(path, "it is not valid JSON") from None
+    if fallback is not None and not isinstance(data, type(fallback)):
+        raise damaged(path, f"it holds a JSON {type(data).__name__}, not a {type(fallback).__name__}")
+    return data
+
+
+def damaged(path: Path, why: str) -> StoreError:
+    """The error for a file of ours that was changed or broken outside jupyter_sauce."""
+    return StoreError(
+        f"The file {str(path)!r} is damaged ({why}); move it away and jupyter_sauce starts "
+        "it afresh."
+    )

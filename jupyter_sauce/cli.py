@@ -286,6 +286,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("jupyter sauce: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the boundary: anything unforeseen is one sentence, exit 1
+        if args.debug:
+            raise
+        print(f"jupyter sauce: error: {_unexpected(exc)}", file=sys.stderr)
+        return 1
+
+
+def _unexpected(exc: Exception) -> str:
+    """One sentence for an error outside the SauceError hierarchy (never its free text,
+    which could carry a secret; an OSError's errno text and file name are safe)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}."
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    origin = f" in {Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}" if tb else ""
+    return (
+        f"unexpected {type(exc).__name__}{origin}; run again with --debug for the traceback "
+        "and report it."
+    )
 
 
 def _main(args: argparse.Namespace) -> int:

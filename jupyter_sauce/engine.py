@@ -24,9 +24,10 @@ from .suricata_yaml import render_config
 _LOG_PROBLEM = re.compile(r"\b(Error|Warning): (?:[\w-]+: )?(.*)")
 
 INSTALL_HINT = (
-    "Suricata is not installed or not on PATH: on Debian 12 run 'make setup' (it installs "
-    "Suricata 7 from bookworm-backports), elsewhere install Suricata 7 with your package "
-    "manager, or set SuricataConfig.suricata_path."
+    "Suricata is not installed or not on PATH: on Debian 12 run 'bash scripts/setup.sh' in "
+    "the jupyter_sauce checkout (or 'apt-get install -t bookworm-backports suricata' with "
+    "bookworm-backports enabled), elsewhere install Suricata 7 with your package manager, "
+    "or set SuricataConfig.suricata_path."
 )
 
 

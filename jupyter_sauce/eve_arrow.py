@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from .addresses import canonical_of
 from .frames import ALERT_SCHEMA, FLOW_SCHEMA, TS
 
 #: Protocols whose alerts/flows carry real ports; for every other protocol the port
@@ -257,12 +258,13 @@ def _first_rrname(lists: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def canonical_ip(text: str) -> str:
-    """The canonical form of an address: IPv6 compressed (``fe80::1``), IPv4 as is.
+    """The canonical form of an address (:func:`.addresses.canonical_of`): IPv6 compressed
+    (``fe80::1``), IPv4-mapped as ``::ffff:a.b.c.d``, IPv4 as is.
 
     Text that is not an address is returned unchanged.
     """
     try:
-        return ipaddress.ip_address(text).compressed
+        return canonical_of(ipaddress.ip_address(text))
     except ValueError:
         return text
 

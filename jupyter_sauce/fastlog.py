@@ -47,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .eve import PORT_PROTOCOLS, PROBLEM_TEXT_CHARS
+from .addresses import canonical_of
 from .frames import ALERT_SCHEMA, TS, ParseProblem, ParseReport, table_to_frame
 
 __all__ = ["FastLogResult", "parse_file", "parse_text"]
@@ -90,7 +91,7 @@ def _split_addr(text: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise ValueError(f"no :port in {text!r:.60}")
     try:
-        canonical = ipaddress.ip_address(addr).compressed
+        canonical = canonical_of(ipaddress.ip_address(addr))
     except ValueError:
         raise ValueError(f"not an IP address: {addr!r:.60}") from None
     return canonical, int(port)

@@ -148,6 +148,8 @@ def test_missing_suricata_says_how_to_install(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert "Suricata is not installed" in r.stderr
     assert "bookworm-backports" in r.stderr
+    assert "scripts/setup.sh" in r.stderr  # a command that exists in this checkout
+    assert (Path(__file__).resolve().parents[1] / "scripts" / "setup.sh").is_file()
 
 
 def test_rules_update_offline_with_local_rules(tmp_path: Path) -> None:
@@ -193,3 +195,37 @@ def test_several_captures_reuse_the_warm_engine(tmp_path: Path) -> None:
     assert [d["engine"] for d in docs] == ["warm", "warm"]
     assert docs[0]["counts"]["alerts"] == 28
     assert {g["signature_id"] for g in docs[1]["alert_groups"]} == {2013028, 2100498}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "why"),
+    [
+        ("usage.json", "{not json", "not valid JSON"),
+        ("usage.json", "[1, 2]", "holds a JSON list"),
+        ("not_found.json", '{"203.78.103.109": "yesterday"}', "is not a date"),
+    ],
+)
+def test_damaged_virustotal_files_are_named_not_a_traceback(
+    tmp_path: Path, name: str, content: str, why: str
+) -> None:
+    """Bug: a hand-edited or broken VirusTotal cache file ended the CLI in a traceback."""
+    cap = demo(tmp_path / "demo.pcap")
+    vt_dir = tmp_path / "store" / "virustotal"
+    vt_dir.mkdir(parents=True)
+    (vt_dir / name).write_text(content)
+    r = cli(tmp_path, "analyze", str(cap), "--rules", "starter")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    assert f"{name}' is damaged" in r.stderr and why in r.stderr
+    assert (vt_dir / name).read_text() == content  # never silently reset
+
+
+def test_unexpected_error_is_one_sentence() -> None:
+    from jupyter_sauce.cli import _unexpected
+
+    try:
+        {}["x"]
+    except KeyError as exc:
+        text = _unexpected(exc)
+    assert text.startswith("unexpected KeyError in test_cli.py:") and "--debug" in text
+    assert _unexpected(PermissionError(13, "Permission denied", "/x")) == "Permission denied (/x)."

@@ -282,3 +282,36 @@ def test_iocs_on_many_rows() -> None:
     assert got == counts.to_dict()
     assert out["alerts"].is_monotonic_decreasing
     assert out["as_src"].sum() == n
+
+
+def test_ipv4_mapped_address_has_one_text_form_everywhere() -> None:
+    """Bug: eve/fast.log wrote ``::ffff:808:808`` while the IoC code wrote ``::ffff:8.8.8.8``,
+    so an enriched IoC lost its VirusTotal columns. Now every layer agrees."""
+    from jupyter_sauce import eve, fastlog
+    from jupyter_sauce.addresses import canonical
+    from jupyter_sauce.report import ioc_table
+    from jupyter_sauce.virustotal import canonical_ip
+    from jupyter_sauce.virustotal.report import gui_link
+
+    expanded = "0000:0000:0000:0000:0000:ffff:0808:0808"
+    line = (
+        '{"timestamp":"2024-12-17T19:19:38.518119+0000","flow_id":1,"event_type":"alert",'
+        f'"src_ip":"fd00:0000:0000:0000:0000:0000:0000:0005","src_port":5353,"dest_ip":"{expanded}",'
+        '"dest_port":53,"proto":"UDP","alert":{"action":"allowed","gid":1,"signature_id":7,'
+        '"rev":1,"signature":"mapped","category":"","severity":3}}'
+    )
+    fast = (
+        "12/17/2024-19:19:38.518119  [**] [1:7:1] mapped [**] [Classification: (null)] "
+        f"[Priority: 3] {{UDP}} fd00:0000:0000:0000:0000:0000:0000:0005:5353 -> {expanded}:53"
+    )
+    from_eve = eve.parse_text(line).alerts
+    from_fast = fastlog.parse_text(fast).alerts
+    want = "::ffff:8.8.8.8"
+    assert from_eve["dest_ip"].tolist() == from_fast["dest_ip"].tolist() == [want]
+    assert canonical(expanded) == canonical_ip(expanded) == eve.canonical_ip(expanded) == want
+    iocs = alert_iocs(from_eve)
+    assert want in iocs["ip"].tolist()
+    intel = pd.DataFrame({"ip": [canonical_ip("::ffff:808:808")], "malicious": [3]})
+    table = ioc_table(iocs, intel).set_index("ip")
+    assert table.loc[want, "malicious"] == 3
+    assert gui_link(expanded).endswith("/" + want)

@@ -21,7 +21,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from ..atomicfile import atomic_write_json, read_json_or
+from ..atomicfile import atomic_write_json, damaged, read_json_or
 from ..errors import ReportError
 from .report import file_name, iter_valid_reports, read_report_file, report_files
 
@@ -109,10 +109,7 @@ class NotFoundList:
         self._lock = FileLock(str(self.path) + ".lock")
 
     def _load(self) -> dict[str, str]:
-        data = read_json_or(self.path, {})
-        if not isinstance(data, dict):
-            raise ValueError(f"{self.path} is not a JSON object")
-        return data
+        return read_json_or(self.path, {})
 
     def contains(self, ip: str, today: date | None = None) -> bool:
         """Whether ``ip`` was answered "not found" within the last :data:`NOT_FOUND_TTL`."""
@@ -120,7 +117,11 @@ class NotFoundList:
         if seen is None:
             return False
         today = today or datetime.now(timezone.utc).date()
-        return today - date.fromisoformat(seen) <= NOT_FOUND_TTL
+        try:
+            when = date.fromisoformat(seen)
+        except (TypeError, ValueError):
+            raise damaged(self.path, f"{seen!r} for {ip} is not a date") from None
+        return today - when <= NOT_FOUND_TTL
 
     def add(self, ip: str, today: date | None = None) -> None:
         """Remember that VirusTotal answered 404 for ``ip`` today (UTC)."""

@@ -26,6 +26,7 @@ from ..config import VirusTotalConfig
 from ..errors import InputError
 from .cache import NotFoundList, ReportDir, load_reports
 from .client import LiveClient, LookupFailed, NotFound, QuotaExceeded
+from ..addresses import canonical_of
 from .ipscope import IPAddress, non_global_reason, parse_ip
 from .ratelimit import DailyUsage, RateLimiter
 from .report import file_name, gui_link, report_problem, summarize, validate_report
@@ -162,7 +163,7 @@ class Enricher:
                 key = str(text).strip()
                 rows.setdefault(key, empty_row(key, "error", "not an IP address"))
                 continue
-            ip = str(address)
+            ip = canonical_of(address)
             if ip in rows:
                 continue
             reason = None if self.config.lookup_non_global else self._skip_reason(address)

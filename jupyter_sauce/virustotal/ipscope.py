@@ -17,7 +17,9 @@ def parse_ip(text: str) -> IPAddress:
 
 def canonical_ip(text: str) -> str:
     """The canonical text of an address (IPv6 compressed, lower case); ValueError if not one."""
-    return str(parse_ip(text))
+    from ..addresses import canonical_of
+
+    return canonical_of(parse_ip(text))
 
 
 def non_global_reason(ip: IPAddress) -> str | None:

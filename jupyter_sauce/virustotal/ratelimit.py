@@ -14,7 +14,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from ..atomicfile import atomic_write_json, read_json_or
+from ..atomicfile import atomic_write_json, damaged, read_json_or
 
 Waiter = Callable[[float, "threading.Event | None"], bool]
 
@@ -113,14 +113,17 @@ class DailyUsage:
         self._lock = FileLock(str(self.path) + ".lock")
 
     def _load(self) -> dict[str, int]:
-        data = read_json_or(self.path, {})
-        if not isinstance(data, dict):
-            raise ValueError(f"{self.path} is not a JSON object")
-        return data
+        return read_json_or(self.path, {})
 
     def used_today(self) -> int:
         """Requests recorded for today (UTC)."""
-        return int(self._load().get(self._today().isoformat(), 0))
+        return self._count(self._load(), self._today())
+
+    def _count(self, data: dict, day: date) -> int:
+        value = data.get(day.isoformat(), 0)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise damaged(self.path, f"the count {value!r} for {day} is not a whole number")
+        return value
 
     def record(self, count: int = 1) -> int:
         """Add ``count`` requests to today's total; returns the new total."""
@@ -129,7 +132,7 @@ class DailyUsage:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
             data = {day: n for day, n in self._load().items() if day >= oldest}
-            total = int(data.get(today.isoformat(), 0)) + count
+            total = self._count(data, today) + count
             data[today.isoformat()] = total
             atomic_write_json(self.path, data)
         return total
