@@ -54,7 +54,8 @@ def read_json_or(path: Path, fallback: Any) -> Any:
     except ValueError:
         raise damaged(path, "it is not valid JSON") from None
     if fallback is not None and not isinstance(data, type(fallback)):
-        raise damaged(path, f"it holds a JSON {type(data).__name__}, not a {type(fallback).__name__}")
+        kinds = f"{type(data).__name__}, not a {type(fallback).__name__}"
+        raise damaged(path, f"it holds a JSON {kinds}")
     return data
 
 

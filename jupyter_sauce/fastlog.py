@@ -46,8 +46,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .eve import PORT_PROTOCOLS, PROBLEM_TEXT_CHARS
 from .addresses import canonical_of
+from .eve import PORT_PROTOCOLS, PROBLEM_TEXT_CHARS
 from .frames import ALERT_SCHEMA, TS, ParseProblem, ParseReport, table_to_frame
 
 __all__ = ["FastLogResult", "parse_file", "parse_text"]

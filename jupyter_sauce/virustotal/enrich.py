@@ -22,11 +22,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ..addresses import canonical_of
 from ..config import VirusTotalConfig
 from ..errors import InputError
 from .cache import NotFoundList, ReportDir, load_reports
 from .client import LiveClient, LookupFailed, NotFound, QuotaExceeded
-from ..addresses import canonical_of
 from .ipscope import IPAddress, non_global_reason, parse_ip
 from .ratelimit import DailyUsage, RateLimiter
 from .report import file_name, gui_link, report_problem, summarize, validate_report
