@@ -255,7 +255,7 @@ def run_cold(
         raise EngineError(
             f"Suricata failed with exit code {proc.returncode} on {capture.name!r}.", details
         )
-    return RunOutput(out_dir, "cold", seconds, parse_load_report(log), _run_warnings(log))
+    return RunOutput(out_dir, "cold", seconds, parse_load_report(log, ruleset), _run_warnings(log))
 
 
 def _run_warnings(log: str) -> list[str]:

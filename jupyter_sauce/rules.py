@@ -39,6 +39,17 @@ class Ruleset:
     fingerprint: str
     rule_count: int
     date: str | None
+    #: (first line in rule_file, original file name) of each file combined into rule_file
+    segments: list[tuple[int, str]] = field(default_factory=list)
+
+    def origin(self, line: int) -> tuple[str, int]:
+        """The original file and line of ``line`` of the combined rule file."""
+        name, start = self.rule_file.name, 1
+        for first, original in self.segments:
+            if first > line:
+                break
+            name, start = original, first
+        return name, line - start + 1
 
     @property
     def label(self) -> dict:
@@ -67,16 +78,21 @@ class LoadReport:
         return {"loaded": self.loaded, "failed": self.failed, "failed_rules": self.failed_rules}
 
 
-def parse_load_report(log_text: str) -> LoadReport:
-    """Rule-load counts and the rules that failed, from suricata.log text."""
+def parse_load_report(log_text: str, ruleset: Ruleset | None = None) -> LoadReport:
+    """Rule-load counts and the rules that failed, from suricata.log text.
+
+    With ``ruleset``, a failed rule is named by the file and line the user wrote it in
+    (not the combined file Suricata read).
+    """
     report = LoadReport()
     for line in log_text.splitlines():
         if m := _SUMMARY.search(line):
             report.loaded, report.failed = int(m.group(1)), int(m.group(2))
         elif m := _BAD_SIG.search(line):
-            report.failed_rules.append(
-                f"{Path(m.group(2)).name} line {m.group(3)}: {m.group(1)[:300]}"
-            )
+            name, line_no = Path(m.group(2)).name, int(m.group(3))
+            if ruleset is not None and name == ruleset.rule_file.name:
+                name, line_no = ruleset.origin(line_no)
+            report.failed_rules.append(f"{name} line {line_no}: {m.group(1)[:300]}")
     return report
 
 
@@ -96,7 +112,12 @@ def _build(
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     digest.update(b"classification\0" + hashlib.sha256(classification).digest())
     fp = digest.hexdigest()
-    combined = b"\n".join(data.rstrip(b"\n") for _, data in files) + b"\n"
+    parts = [data.rstrip(b"\n") for _, data in files]
+    combined = b"\n".join(parts) + b"\n"
+    segments, first = [], 1
+    for (name, _), part in zip(files, parts, strict=True):
+        segments.append((first, Path(name).name))
+        first += part.count(b"\n") + 1
     target = cache / fp[:24]
     rule_file, cls_file = target / "rules.rules", target / "classification.config"
     if not rule_file.is_file() or not cls_file.is_file():
@@ -110,6 +131,7 @@ def _build(
         fingerprint=fp,
         rule_count=len(_RULE_LINE.findall(combined)),
         date=_newest_date(combined),
+        segments=segments,
     )
 
 

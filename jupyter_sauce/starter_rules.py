@@ -93,7 +93,9 @@ def render_starter_rules(bad_ips: list[str] | None = None) -> str:
     if ips:
         lines.append(
             f'alert tls any any -> [{",".join(ips)}] any (msg:"SAUCE TROJAN TLS session to a'
-            ' listed bad IP"; flow:established,to_server; flowbits:isnotset,sauce.tls.bad_ip;'
+            ' listed bad IP"; flow:established,to_server;'
+            # a TLS keyword makes it a transaction rule, so the alert carries the TLS record
+            " ssl_version:sslv3,tls1.0,tls1.1,tls1.2,tls1.3; flowbits:isnotset,sauce.tls.bad_ip;"
             " flowbits:set,sauce.tls.bad_ip;"
             f" {_CASE_REF} classtype:trojan-activity; sid:{SID_TLS_BAD_IP}; rev:1; {_META})"
         )

@@ -76,6 +76,10 @@ def render_config(
         "            tagged-packets: no",
         "        - anomaly:",
         "            enabled: yes",
+        "            types:",
+        "              decode: yes",  # broken packets: what a damaged capture shows
+        "              stream: no",  # TCP stream oddities: thousands per real capture
+        "              applayer: yes",
         "        - http:",
         "            extended: yes",
         "        - dns",

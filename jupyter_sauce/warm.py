@@ -149,7 +149,7 @@ class WarmEngine:
             raise EngineError("Suricata in unix-socket mode did not start in time.")
         self.started_seconds = time.monotonic() - t0
         atexit.register(self.stop)  # no Suricata left behind when the process exits
-        self.load = parse_load_report(self._log())
+        self.load = parse_load_report(self._log(), self.ruleset)
 
     def _log(self) -> str:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -219,3 +220,107 @@ def test_reused_flag_and_home_net_hint(sauce: Sauce, tmp_path: Path) -> None:
     assert sauce.analyze(cap, home_net="10.99.0.0/16").reused
     inside = sauce.analyze(cap, home_net="10.42.0.0/16")
     assert not any("inside HOME_NET" in n for n in inside.notices)
+
+
+def test_eve_records_and_app_layer_context(sauce: Sauce, tmp_path: Path) -> None:
+    """The generated config logs alert, flow, http, dns, tls and fileinfo records, and each
+    alert carries its app-layer context (the TLS one needs a transaction-bound rule)."""
+    case = sauce.analyze(demo(tmp_path / "demo.pcap"))
+    types = {json.loads(line)["event_type"] for line in case.path("eve.json").open()}
+    assert {"alert", "flow", "http", "dns", "tls", "fileinfo"} <= types
+    by_sid = {int(r.signature_id): r for r in case.alerts.itertuples()}
+    nmap, exe, tls = by_sid[9000001], by_sid[9000002], by_sid[9000004]
+    assert nmap.http_hostname == "10.42.85.10" and "Nmap Scripting Engine" in nmap.http_user_agent
+    assert exe.http_url.endswith(".exe")
+    assert tls.tls_sni == "update.coreupdater.example" and tls.app_proto == "tls"
+    flows = case.flows
+    assert set(flows["app_proto"].dropna()) >= {"http", "tls", "dns"}
+
+
+def test_anomaly_records_on_a_damaged_capture(sauce: Sauce, tmp_path: Path) -> None:
+    """A packet cut short inside its TCP header is a decoder anomaly in eve.json."""
+    from jupyter_sauce import eve
+
+    records = http_records()
+    first = records[0]
+    # Ethernet + IPv4 + 8 of the 20 TCP header bytes
+    records[0] = dataclasses.replace(first, data=first.data[: 14 + 20 + 8])
+    case = sauce.analyze(write(tmp_path / "cut.pcap", pcap_bytes(records)))
+    assert eve.parse_file(case.path("eve.json")).event_counts.get("anomaly", 0) >= 1
+
+
+def test_broken_socket_mode_falls_back_to_cold_and_says_so(tmp_path: Path) -> None:
+    """A Suricata whose unix-socket mode fails: the run is cold, with a notice."""
+    wrapper = tmp_path / "suricata-no-socket"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        'for a in "$@"; do case "$a" in --unix-socket*) '
+        'echo "socket mode refused for this test" >&2; exit 1;; esac; done\n'
+        f'exec {shutil.which("suricata")} "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    with make_sauce(tmp_path / "s", suricata_path=str(wrapper)) as s:
+        case = s.analyze(demo(tmp_path / "demo.pcap"))
+        assert case.manifest["engine"]["name"] == "cold"
+        assert any(n.startswith("The warm engine failed") and "cold" in n for n in case.notices)
+        assert len(case.alerts) == 5
+        assert not s.engine_state()["warm"]
+
+
+def _big_capture(path: Path, packets: int) -> Path:
+    """Many small UDP datagrams between two hosts (a capture Suricata needs a while to read)."""
+    import struct
+
+    eth = b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\x08\x00"
+    payload = b"x" * 64
+    udp = struct.pack(">HHHH", 40000, 9999, 8 + len(payload), 0) + payload
+    ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
+                     bytes([10, 42, 1, 5]), bytes([10, 42, 1, 6]))  # fmt: skip
+    frame = eth + ip + udp
+    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    parts = [header]
+    for i in range(packets):
+        parts.append(
+            struct.pack("<IIII", 1_600_000_000 + i // 1000, i % 1000, len(frame), len(frame))
+        )
+        parts.append(frame)
+    path.write_bytes(b"".join(parts))
+    return path
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_progress_reports_bytes_read_while_suricata_runs(tmp_path: Path, warm: bool) -> None:
+    cap = _big_capture(tmp_path / "big.pcap", 600_000)
+    size = cap.stat().st_size
+    events = []
+    with make_sauce(tmp_path / "s", warm=warm) as s:
+        s.analyze(cap, progress=events.append)
+    reading = [e for e in events if e.phase == "suricata"]
+    assert reading and all(e.total == size for e in reading)
+    assert any(0 < e.done < size for e in reading), [e.done for e in reading]
+    done = [e.done for e in reading]
+    assert done == sorted(done) and done[-1] == size
+
+
+def test_a_rule_that_fails_to_load_is_reported_and_the_run_goes_on(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "a.rules").write_text(
+        "# my rules\n"
+        'alert http any any -> any any (msg:"mine Nmap UA"; http.user_agent; content:"Nmap";'
+        " sid:1000001; rev:1;)\n"
+    )
+    (rules / "b.rules").write_text(
+        "# more\n"
+        'alert tcp any any -> any any (msg:"broken"; no_such_keyword; sid:1000002; rev:1;)\n'
+    )
+    for warm in (True, False):
+        with make_sauce(tmp_path / f"s-{warm}", warm=warm) as s:
+            case = s.analyze(demo(tmp_path / "demo.pcap"), rules=str(rules))
+        load = case.manifest["ruleset"]["load"]
+        assert (load["loaded"], load["failed"]) == (1, 1), load
+        # named by the file and line the user wrote, not the combined file Suricata read
+        assert load["failed_rules"][0].startswith("b.rules line 2: "), load
+        assert "no_such_keyword" in load["failed_rules"][0]
+        assert "1 rule(s) failed to load" in " ".join(case.warnings)
+        assert set(case.alerts["signature_id"]) == {1000001}
