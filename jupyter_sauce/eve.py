@@ -35,6 +35,7 @@ back: it is reported and the rest goes through the fast path.
 from __future__ import annotations
 
 import io
+import logging
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -65,6 +66,8 @@ from .frames import (
     empty_frame,
     table_to_frame,
 )
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "EveResult",
@@ -106,6 +109,7 @@ _ALERT_FIELDS: tuple[tuple[str, tuple[Any, ...], str], ...] = (
     ("dns_query0", ("dns", "query", 0, "rrname"), "str"),
     ("dns_rrname", ("dns", "rrname"), "str"),
 )
+
 _ALERT_REQUIRED = ("timestamp", "signature_id")
 
 _FLOW_FIELDS: tuple[tuple[str, tuple[Any, ...], str], ...] = (
@@ -398,7 +402,7 @@ def _to_timestamps(values: list[str | None]) -> tuple[pa.Array, list[int]]:
     try:
         return strings.cast(TS), []
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+        log.debug("timestamps need the per-value path")  # one of them is not ISO 8601
     out: list[Any] = []
     bad = []
     for i, s in enumerate(values):

@@ -196,8 +196,10 @@ def installed_rules_file(data_dir: str) -> Path | None:
         try:
             if candidate.is_file() and _RULE_LINE.search(candidate.read_bytes()):
                 return candidate
-        except OSError:
-            continue
+        except OSError as exc:  # say so rather than quietly analysing with other rules
+            raise RulesError(
+                f"The installed rules {str(candidate)!r} cannot be read: {exc.strerror or exc}."
+            ) from exc
     return None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import logging
 import os
 import shutil
 import socket
@@ -34,6 +35,8 @@ from .engine import (
 from .errors import EngineError
 from .rules import Ruleset, parse_load_report
 from .store import pid_alive
+
+log = logging.getLogger(__name__)
 
 _POLL_TIMEOUT = 10.0  # seconds for one status question while a capture is read
 
@@ -141,8 +144,8 @@ class WarmEngine:
                 try:
                     self.client = SocketClient(self.sock_path)
                     break
-                except OSError:
-                    pass
+                except OSError as exc:  # the socket file exists before Suricata listens
+                    log.debug("unix socket not ready yet: %s", exc)
             time.sleep(0.2)
         else:
             self.stop()

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import gzip
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
 from captures import http_records, pcap_bytes, pcapng_bytes, write
+from unprivileged import as_nobody, open_box
 
 from jupyter_sauce.capture import inspect_capture
 from jupyter_sauce.errors import CaptureError
@@ -112,47 +109,29 @@ def _unreadable_capture(folder: Path) -> Path:
     return path
 
 
+PROBE = """import sys
+from jupyter_sauce.capture import inspect_capture
+from jupyter_sauce.errors import CaptureError
+try:
+    inspect_capture(sys.argv[1])
+except CaptureError as exc:
+    print(exc.message)
+    sys.exit(3)
+"""
+
+
 def test_unreadable(tmp_path: Path) -> None:
     if os.geteuid() != 0:
         path = _unreadable_capture(tmp_path / "box")
         with pytest.raises(CaptureError, match="permission denied"):
             inspect_capture(path)
         return
-    # root reads files whatever their mode: ask as the unprivileged user 'nobody'
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root and setpriv (util-linux) is missing")
-    base = Path(tempfile.mkdtemp(prefix="sauce-unreadable-"))
-    try:
-        base.chmod(0o755)
+    with open_box() as base:  # root reads files whatever their mode: ask as 'nobody'
         path = _unreadable_capture(base / "box")
-        cache = base / "cache"
-        cache.mkdir(mode=0o777)
-        cache.chmod(0o777)
-        drop = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
-        env = {**os.environ, "HOME": str(cache), "XDG_CACHE_HOME": str(cache)}
-        probe = (
-            "import sys\n"
-            "from jupyter_sauce.capture import inspect_capture\n"
-            "from jupyter_sauce.errors import CaptureError\n"
-            "try:\n"
-            "    inspect_capture(sys.argv[1])\n"
-            "except CaptureError as exc:\n"
-            "    print(exc.message)\n"
-            "    sys.exit(3)\n"
-        )
-        lib = subprocess.run(
-            [*drop, sys.executable, "-c", probe, str(path)],
-            env=env, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        lib = as_nobody(["-c", PROBE, str(path)], base / "home")
         assert lib.returncode == 3, lib.stderr
         assert "permission denied" in lib.stdout
-        cli = subprocess.run(
-            [*drop, sys.executable, "-m", "jupyter_sauce.cli", "analyze", str(path), "--no-vt"],
-            env=env, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+        cli = as_nobody(["-m", "jupyter_sauce.cli", "analyze", str(path), "--no-vt"], base / "home")
         assert cli.returncode == 2, cli.stdout + cli.stderr
         assert "permission denied" in cli.stderr
         assert "Traceback" not in cli.stderr
-    finally:
-        shutil.rmtree(base, ignore_errors=True)

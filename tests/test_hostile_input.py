@@ -22,6 +22,7 @@ pytest.register_assert_rewrite("server_helpers")
 from captures import http_records, pcap_bytes, pcapng_bytes, write  # noqa: E402
 from conftest import CORPUS, ET_OPEN, PCAPS  # noqa: E402
 from server_helpers import body, call  # noqa: E402
+from unprivileged import as_nobody, open_box  # noqa: E402
 
 from jupyter_sauce import Sauce, rules  # noqa: E402
 from jupyter_sauce.capture import inspect_capture  # noqa: E402
@@ -250,3 +251,37 @@ async def test_unknown_api_paths_answer_the_json_error_shape(jp_fetch: Any) -> N
 def test_negative_offset_message_does_not_mention_the_limit() -> None:
     with pytest.raises(FieldError, match=r"^offset must be 0 or more\.$"):
         parse_paging({"offset": "-1"}, "json")
+
+
+RESOLVE = """import sys
+from pathlib import Path
+from jupyter_sauce import rules
+from jupyter_sauce.errors import RulesError
+try:
+    rules.resolve("", bad_ips=[], data_dir=sys.argv[1], cache=Path(sys.argv[2]))
+except RulesError as exc:
+    print(exc.message)
+    sys.exit(3)
+print("no error")
+"""
+
+
+def test_unreadable_installed_rules_are_named_not_skipped() -> None:
+    """Bug: an unreadable suricata-update output was skipped and the starter rules used
+    instead, without a word."""
+    with open_box() as base:
+        installed = base / "data" / "rules"
+        installed.mkdir(parents=True)
+        (base / "data").chmod(0o755)
+        installed.chmod(0o755)
+        rule_file = installed / "suricata.rules"
+        rule_file.write_text('alert ip any any -> any any (msg:"x"; sid:1; rev:1;)\n')
+        rule_file.chmod(0)
+        cache = base / "home" / "rulesets"
+        args = ["-c", RESOLVE, str(base / "data"), str(cache)]
+        if os.geteuid() == 0:
+            r = as_nobody(args, base / "home")
+        else:
+            r = subprocess.run([sys.executable, *args], capture_output=True, text=True)
+        assert r.returncode == 3, r.stdout + r.stderr
+        assert "suricata.rules' cannot be read" in r.stdout
