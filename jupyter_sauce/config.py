@@ -80,6 +80,13 @@ class StoreConfig(Configurable):
     store_dir = Unicode("", help="Case store directory (default: a per-user cache dir).").tag(
         config=True
     )
+    shared_store_dirs = List(
+        Unicode(),
+        help=(
+            "Read-only case stores consulted after store_dir, e.g. a teacher's store of the "
+            "class captures analysed once with the hub's rules: students open them instantly."
+        ),
+    ).tag(config=True)
 
     @default("store_dir")
     def _default_store_dir(self) -> str:

@@ -27,7 +27,7 @@ from .engine import Progress, ProgressCallback, RunOutput, find_suricata, run_co
 from .errors import CaptureError, EngineError, RangeError, SauceError, StoreError
 from .frames import ALERT_SCHEMA, FLOW_SCHEMA, empty_frame, frame_to_table, table_to_frame
 from .networks import parse_ranges
-from .store import CaseStore, entry_key
+from .store import CaseStore, SharedStore, entry_key
 from .warm import WarmEngine
 
 
@@ -111,6 +111,7 @@ class Sauce:
         self.store_config = StoreConfig(config=config)
         self.vt_config = VirusTotalConfig(config=config)
         self.store = CaseStore(self.store_config.store_dir)
+        self.shared_stores = [SharedStore(d) for d in self.store_config.shared_store_dirs]
         self._warm: WarmEngine | None = None
         self._warm_lock = threading.Lock()
         self._enricher = None
@@ -166,20 +167,35 @@ class Sauce:
         path = Path(capture)
         sha = self.store.known_sha256(path) or self.inspect(path).sha256
         key = self._key(sha, self.ruleset(rules), self.home_net(home_net))
-        return self.load(key) if self.store.has(key) else None
+        store = self._holder(key)
+        return self.load(key, store) if store is not None else None
 
-    def _reused(self, key: str) -> Case:
-        case = self.load(key)
+    def stored(self, key: str) -> bool:
+        """Whether the user's store or a shared one holds a complete entry for ``key``."""
+        return self._holder(key) is not None
+
+    def _holder(self, key: str) -> CaseStore | None:
+        """The store holding a complete entry for ``key``: the user's own, then shared ones."""
+        for store in (self.store, *self.shared_stores):
+            if store.has(key):
+                return store
+        return None
+
+    def _reused(self, key: str, store: CaseStore | None = None) -> Case:
+        case = self.load(key, store)
         case.reused = True
         return case
 
-    def load(self, key: str) -> Case:
-        return Case(key, self.store.entry_dir(key), self.store.manifest(key))
+    def load(self, key: str, store: CaseStore | None = None) -> Case:
+        store = store or self._holder(key) or self.store
+        return Case(key, store.entry_dir(key), store.manifest(key))
 
     def is_analysed(self, capture: str | os.PathLike) -> bool:
         """Whether any stored entry exists for this capture's content (cheap when hashed before)."""
         sha = self.store.known_sha256(Path(capture))
-        return sha is not None and self.store.has_capture(sha)
+        return sha is not None and any(
+            s.has_capture(sha) for s in (self.store, *self.shared_stores)
+        )
 
     def analyze(
         self,
@@ -200,8 +216,9 @@ class Sauce:
         ruleset = self.ruleset(rules)
         nets = self.home_net(home_net)
         key = self._key(info.sha256, ruleset, nets)
-        if not rerun and self.store.has(key):
-            return self._reused(key)
+        holder = None if rerun else self._holder(key)
+        if holder is not None:
+            return self._reused(key, holder)
         with self.store.lock(key):
             if not rerun and self.store.has(key):  # another process made it meanwhile
                 return self._reused(key)

@@ -176,6 +176,18 @@ class CaseStore:
                     shutil.rmtree(item, ignore_errors=True)
 
 
+class SharedStore(CaseStore):
+    """Someone else's case store, read only (a teacher's, on a hub): never written or swept."""
+
+    def __init__(self, root: str | os.PathLike) -> None:  # no mkdir, no write test, no sweep
+        self.root = Path(root).expanduser()
+        if not (self.root / "entries").is_dir():
+            raise StoreError(
+                f"The shared case store {str(self.root)!r} has no entries folder; check "
+                "StoreConfig.shared_store_dirs."
+            )
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process with this pid exists (on this host)."""
     try:

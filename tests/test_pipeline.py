@@ -324,3 +324,48 @@ def test_a_rule_that_fails_to_load_is_reported_and_the_run_goes_on(tmp_path: Pat
         assert "no_such_keyword" in load["failed_rules"][0]
         assert "1 rule(s) failed to load" in " ".join(case.warnings)
         assert set(case.alerts["signature_id"]) == {1000001}
+
+
+def test_a_teachers_shared_store_serves_students_without_suricata(tmp_path: Path) -> None:
+    """Hub set-up: the teacher analyses the class capture once into a shared store; each
+    student's Sauce finds it there (read only) and runs no Suricata."""
+    (tmp_path / "class").mkdir()
+    cap = demo(tmp_path / "class" / "szechuan.pcap")
+    teacher_store = tmp_path / "teacher"
+    with make_sauce(teacher_store) as teacher:
+        original = teacher.analyze(cap)
+    cfg = Config()
+    cfg.StoreConfig.store_dir = str(tmp_path / "student")
+    cfg.StoreConfig.shared_store_dirs = [str(teacher_store)]
+    cfg.RulesConfig.rules = "starter"
+    student_copy = tmp_path / "student-files" / "renamed.pcap"
+    student_copy.parent.mkdir()
+    shutil.copy(cap, student_copy)
+    before = {p: p.stat().st_mtime_ns for p in teacher_store.rglob("*")}
+    with Sauce(cfg) as student:
+        assert student.open(student_copy) is not None
+        case = student.analyze(student_copy)
+        assert case.reused and case.key == original.key
+        assert case.entry_dir.is_relative_to(teacher_store)
+        assert (
+            len(case.alerts) == 5
+            and case.manifest["analysed_at"] == original.manifest["analysed_at"]
+        )
+        assert student.is_analysed(student_copy)
+        assert student.engine_state()["warm"] is False  # no Suricata was started
+        assert student.stored(case.key)
+        # a re-run is the student's own, in the student's store
+        again = student.analyze(student_copy, rerun=True)
+        assert again.entry_dir.is_relative_to(tmp_path / "student") and not again.reused
+    assert CaseStore(tmp_path / "student").keys() == [original.key]
+    assert {p: p.stat().st_mtime_ns for p in teacher_store.rglob("*")} == before  # untouched
+
+
+def test_a_shared_store_that_is_not_one_is_named(tmp_path: Path) -> None:
+    from jupyter_sauce.errors import StoreError
+
+    cfg = Config()
+    cfg.StoreConfig.store_dir = str(tmp_path / "mine")
+    cfg.StoreConfig.shared_store_dirs = [str(tmp_path / "nowhere")]
+    with pytest.raises(StoreError, match="nowhere' has no entries folder"):
+        Sauce(cfg)
