@@ -226,6 +226,10 @@ def _walk_pcap(fh, p: Path, size: int, order: str, resolution: str) -> CaptureIn
             buf.close()
 
 
+# smallest valid length of the pcapng blocks whose body is read (type -> bytes)
+_PCAPNG_MIN_BLOCK = {1: 20, 2: 32, 3: 16, 6: 32}
+
+
 def _walk_pcapng(fh, p: Path, size: int) -> CaptureInfo:
     if size < 28:
         raise CaptureError(f"{p.name!r} is a pcapng file cut short inside its first block.")
@@ -254,7 +258,8 @@ def _walk_pcapng(fh, p: Path, size: int) -> CaptureInfo:
                 end = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
                 hdr = struct.Struct(end + "II")
                 btype, blen = hdr.unpack_from(buf, off)
-            if blen < 12 or blen % 4 or off + blen > size:
+            too_short = blen < _PCAPNG_MIN_BLOCK.get(btype, 12)
+            if too_short or blen % 4 or off + blen > size:
                 if not info.link_types:  # libpcap reads up to the first IDB when opening
                     raise CaptureError(
                         f"{p.name!r} is a pcapng file that is corrupt at byte {off}, before "

@@ -132,30 +132,47 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(extra)
 
 
-def _analyse_many(sauce: Sauce, captures: list[str], args: argparse.Namespace) -> list[Case]:
+def _analyse_many(
+    sauce: Sauce, captures: list[str], args: argparse.Namespace
+) -> list[tuple[Path, Case]]:
+    """Each capture as given on the command line with its Case (in order)."""
     cases = []
     for cap in captures:
         printer = ProgressPrinter(Path(cap).name)
         try:
-            cases.append(
-                sauce.analyze(
-                    cap,
-                    rules=args.rules,
-                    home_net=args.home_net,
-                    rerun=args.rerun,
-                    progress=printer,
-                    cancel=threading.Event(),
-                )
+            case = sauce.analyze(
+                cap,
+                rules=args.rules,
+                home_net=args.home_net,
+                rerun=args.rerun,
+                progress=printer,
+                cancel=threading.Event(),
             )
+            cases.append((Path(cap), case))
         finally:
             printer.close()
     return cases
 
 
-def _emit(sauce: Sauce, cases: list[Case], flt: RangeFilter, args: argparse.Namespace) -> None:
+def out_dirs(out: Path, given: list[Path]) -> list[Path]:
+    """One folder per capture under ``out``, named after the capture as given; captures
+    with the same stem get ``-2``, ``-3``... so no result overwrites another."""
+    seen: dict[str, int] = {}
+    dirs = []
+    for path in given:
+        stem = path.stem or "capture"
+        seen[stem] = seen.get(stem, 0) + 1
+        dirs.append(out / (stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"))
+    return dirs
+
+
+def _emit(
+    sauce: Sauce, cases: list[tuple[Path, Case]], flt: RangeFilter, args: argparse.Namespace
+) -> None:
     out = sys.stdout
     docs = []
-    for case in cases:
+    folders = out_dirs(Path(args.out), [p for p, _ in cases]) if args.out else []
+    for n, (given, case) in enumerate(cases):
         alerts = flt.apply(case.alerts)
         iocs = alert_iocs(alerts)
         if getattr(args, "hosts", False):
@@ -171,13 +188,12 @@ def _emit(sauce: Sauce, cases: list[Case], flt: RangeFilter, args: argparse.Name
         groups = alert_groups(alerts)
         notes = case.notices + case.warnings + (intel.notices if intel is not None else [])
         if args.out:
-            write_outputs(
-                Path(args.out) / Path(case.capture["name"]).stem, alerts, case.flows, table
-            )
+            write_outputs(folders[n], alerts, flt.apply(case.flows), table)
         if args.format == "json":
             docs.append(
                 {
-                    "capture": case.capture["path"],
+                    "capture": str(given),
+                    "sha256": case.capture["sha256"],
                     "key": case.key,
                     "engine": case.manifest["engine"]["name"],
                     "ruleset": case.ruleset,
@@ -191,12 +207,12 @@ def _emit(sauce: Sauce, cases: list[Case], flt: RangeFilter, args: argparse.Name
             )
             continue
         if args.format == "csv":
-            out.write(f"# alerts {case.capture['name']}\n")
+            out.write(f"# alerts {given}\n")
             groups.to_csv(out, index=False)
-            out.write(f"# iocs {case.capture['name']}\n")
+            out.write(f"# iocs {given}\n")
             table.to_csv(out, index=False)
             continue
-        _print_table(case, alerts, groups, table, flt, notes)
+        _print_table(given, case, alerts, groups, table, flt, notes)
     if args.format == "json":
         json.dump(docs, out, indent=1, default=str)
         out.write("\n")
@@ -235,13 +251,18 @@ def _terse(frame: pd.DataFrame) -> pd.DataFrame:
     return out.astype(object).where(out.notna(), "")
 
 
-def _print_table(case, alerts, groups, table, flt, notes) -> None:
+def _print_table(given, case, alerts, groups, table, flt, notes) -> None:
     m = case.manifest
     cap = case.capture
-    print(f"== {cap['name']}  ({cap['packets']} packets, sha256 {cap['sha256'][:12]})")
+    packets = f"{cap['packets']} packet{'' if cap['packets'] == 1 else 's'}"
+    print(f"== {given.name}  ({packets}, sha256 {cap['sha256'][:12]})")
     rs = case.ruleset
     date = f", {rs['date']}" if rs.get("date") else ""
-    engine = {"warm": "rules already loaded", "cold": "one-off run", "none": "not run"}
+    engine = {
+        "warm": "warm engine: the rules stay loaded for the next capture",
+        "cold": "one-off run",
+        "none": "not run",
+    }
     how = engine.get(m["engine"]["name"], m["engine"]["name"])
     if case.reused:
         how = f"stored result of {m['analysed_at']}, not run again; --rerun runs it"

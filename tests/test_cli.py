@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from captures import demo, write
+from captures import demo, http_records, pcap_bytes, write
 from conftest import ET_OPEN, PCAPS, needs_corpus
 
 pytestmark = pytest.mark.skipif(shutil.which("suricata") is None, reason="suricata is not on PATH")
@@ -74,8 +74,9 @@ def test_csv_format(tmp_path: Path) -> None:
     cap = demo(tmp_path / "demo.pcap")
     r = cli(tmp_path, "analyze", str(cap), "--rules", "starter", "--format", "csv", "--no-vt")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("# alerts demo.pcap\nsignature_id,signature,src_ip,dest_ip,count")
-    assert "# iocs demo.pcap\nip,ip_class" in r.stdout
+    # the capture as given (two captures of one name in a call stay apart)
+    assert r.stdout.startswith(f"# alerts {cap}\nsignature_id,signature,src_ip,dest_ip,count")
+    assert f"# iocs {cap}\nip,ip_class" in r.stdout
 
 
 @pytest.mark.parametrize(
@@ -229,3 +230,30 @@ def test_unexpected_error_is_one_sentence() -> None:
         text = _unexpected(exc)
     assert text.startswith("unexpected KeyError in test_cli.py:") and "--debug" in text
     assert _unexpected(PermissionError(13, "Permission denied", "/x")) == "Permission denied (/x)."
+
+
+def test_out_is_named_after_the_captures_given_and_never_overwrites(tmp_path: Path) -> None:
+    """Bugs: a renamed copy of an analysed capture was reported and written under the
+    stored entry's name; two captures with one stem wrote into one folder; --out kept
+    flows the range filter had dropped."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = demo(tmp_path / "a" / "case.pcap")
+    other = write(tmp_path / "b" / "case.pcap", pcap_bytes(http_records(ua="curl-like/1.0")))
+    renamed = tmp_path / "renamed.pcap"
+    shutil.copy(first, renamed)
+    assert cli(tmp_path, "analyze", str(first), "--rules", "starter", "--no-vt").returncode == 0
+    r = cli(
+        tmp_path, "analyze", str(renamed), str(first), str(other), "--rules", "starter",
+        "--no-vt", "--format", "json", "--exclude-src", "10.42.0.0/16",
+        "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    docs = json.loads(r.stdout)
+    assert [d["capture"] for d in docs] == [str(renamed), str(first), str(other)]
+    assert docs[0]["sha256"] == docs[1]["sha256"] != docs[2]["sha256"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["case", "case-2", "renamed"]
+    flows = pd.read_csv(tmp_path / "out" / "renamed" / "flows.csv")
+    assert len(flows) and not flows["src_ip"].str.startswith("10.42.").any()
+    table = cli(tmp_path, "analyze", str(renamed), "--rules", "starter", "--no-vt")
+    assert table.stdout.startswith("== renamed.pcap  (")

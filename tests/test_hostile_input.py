@@ -81,6 +81,24 @@ def test_pcapng_corrupt_before_its_interface_is_refused(tmp_path: Path) -> None:
         inspect_capture(write(tmp_path / "order.pcapng", packets_first))
 
 
+def test_pcapng_with_a_block_too_short_for_its_type_is_truncated_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    """Bug: an enhanced packet block of 12 bytes (its header and length only) made the
+    inspector read past the block: struct.error, 'unexpected error' at every front end."""
+    shb = struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)
+    idb = struct.pack("<IIHHI", 1, 20, 1, 0, 65535) + struct.pack("<I", 20)
+    good = pcapng_bytes(http_records())
+    short_epb = struct.pack("<III", 6, 12, 12)
+    for name, data, packets in (
+        ("only-short.pcapng", shb + idb + short_epb, 0),
+        ("short-last.pcapng", good + short_epb, len(http_records())),
+    ):
+        info = inspect_capture(write(tmp_path / name, data))
+        assert info.packets == packets
+        assert any("corrupt or truncated at byte" in w for w in info.warnings), info.warnings
+
+
 @needs_suricata
 def test_cli_refuses_an_unopenable_capture_quickly(tmp_path: Path) -> None:
     cap = bad_version_pcap(tmp_path / "v3.pcap")
