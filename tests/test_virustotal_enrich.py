@@ -348,3 +348,27 @@ def test_unreadable_key_file_is_one_clear_error(make_enricher, monkeypatch, tmp_
     enricher = make_enricher(api_key_file=str(tmp_path / "missing.key"))
     with pytest.raises(InputError, match="key file .* cannot be read"):
         enricher.enrich(["8.8.8.8"])
+
+
+def test_reports_with_numbers_out_of_range_enrich_with_nulls(make_enricher, tmp_path) -> None:
+    """Bug: NaN, 1e30 or a date in the year 3,170,843 in a saved report crashed every
+    enrichment of that address (the bad report stayed on disk)."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    odd = {
+        "8.8.4.4": {"reputation": float("nan"), "last_analysis_stats": {"malicious": 2}},
+        "1.1.1.1": {"reputation": 10**30, "last_analysis_date": 99999999999999},
+        "9.9.9.9": {"asn": float("inf"), "last_analysis_date": -5, "reputation": -3},
+    }
+    for ip, attributes in odd.items():
+        body = {"data": {"type": "ip_address", "id": ip, "attributes": attributes}}
+        (reports / f"{ip}.json").write_text(json.dumps(body))  # NaN/Infinity as Python writes
+    frame = make_enricher(reports_dir=str(reports)).enrich(list(odd)).frame.set_index("ip")
+    assert set(frame["source"]) == {"offline"}
+    assert pd.isna(frame.loc["8.8.4.4", "reputation"]) and frame.loc["8.8.4.4", "malicious"] == 2
+    assert pd.isna(frame.loc["1.1.1.1", "reputation"])
+    assert pd.isna(frame.loc["1.1.1.1", "last_analysis_date"])
+    assert pd.isna(frame.loc["9.9.9.9", "asn"]) and pd.isna(
+        frame.loc["9.9.9.9", "last_analysis_date"]
+    )
+    assert frame.loc["9.9.9.9", "reputation"] == -3

@@ -10,6 +10,7 @@ Offline report files hold exactly that body, one address per file.
 from __future__ import annotations
 
 import json
+import math
 import stat
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -110,10 +111,18 @@ def file_name(ip: str) -> str:
     return canonical_ip(ip).replace(":", "-") + ".json"
 
 
+_INT64 = 2**63 - 1
+_LATEST_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
+
+
 def _int_or_none(value: Any) -> int | None:
+    """A whole number that fits the int64 columns, else None (NaN, infinities, 1e30...)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return int(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    number = int(value)
+    return number if -_INT64 <= number <= _INT64 else None
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -122,7 +131,7 @@ def _text_or_none(value: Any) -> str | None:
 
 def _timestamp_or_none(value: Any) -> datetime | None:
     seconds = _int_or_none(value)
-    if seconds is None:
+    if seconds is None or not 0 <= seconds <= _LATEST_SECONDS:
         return None
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
