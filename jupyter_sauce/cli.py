@@ -351,17 +351,17 @@ def _main(args: argparse.Namespace) -> int:
 
         return open_lab(args.folder, args.lab_args)
     if args.command == "demo":
-        from .demo import write_demo_capture
+        from .demo import place_demo_capture
 
         target = Path(args.path) if args.path else Path.cwd() / "szechuan-demo.pcap"
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            write_demo_capture(target)
         except OSError as exc:
             raise InputError(
                 f"The demo capture cannot be written to {str(target)!r}: {exc.strerror or exc}."
             ) from exc
-        print(f"Wrote the demo capture to {target}", file=sys.stderr)
+        place_demo_capture(target)
+        print(f"The demo capture is {target}", file=sys.stderr)
         args.rules = args.rules or "starter"
         with Sauce(_config(args)) as sauce:
             cases = _analyse_many(sauce, [str(target)], args)
@@ -375,7 +375,13 @@ def _main(args: argparse.Namespace) -> int:
                 res = update_rules(
                     sauce.rules_config.data_dir, args.local, sauce.suricata_config.suricata_path
                 )
-                print(f"Installed {res['rules']} rules in {res['rules_file']}.")
+                mine = res["local_rules"]
+                extra = (
+                    f" ({mine} of yours, the others bundled with Suricata: protocol events)"
+                    if mine
+                    else ""
+                )
+                print(f"Installed {res['rules']} rules{extra} in {res['rules_file']}.")
             else:
                 rs = sauce.ruleset()
                 print(f"Default ruleset: {rs.describe()}; fingerprint {rs.fingerprint[:16]}")

@@ -278,8 +278,15 @@ class Sauce:
                         f"No address in the capture is inside HOME_NET ({', '.join(nets)}); "
                         "most rules only fire on traffic to or from HOME_NET."
                     )
-        if load.failed:
-            warnings.append(f"{load.failed} rule(s) failed to load; see the manifest for which.")
+        failed = max(load.failed or 0, len(load.failed_rules))
+        if failed and not load.loaded and engine_name != "none":
+            first = load.failed_rules[0] if load.failed_rules else "see suricata.log"
+            warnings.append(
+                f"None of the {ruleset.rule_count} rule(s) of the ruleset loaded (first: "
+                f"{first[:200]}); Suricata analysed with no rules, so no alert can appear."
+            )
+        elif failed:
+            warnings.append(f"{failed} rule(s) failed to load; see the manifest for which.")
         pq.write_table(frame_to_table(alerts, ALERT_SCHEMA), work / "alerts.parquet")
         pq.write_table(frame_to_table(flows, FLOW_SCHEMA), work / "flows.parquet")
         return {

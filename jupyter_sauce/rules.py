@@ -222,6 +222,24 @@ def resolve(spec: str, *, bad_ips: list[str], data_dir: str, cache: Path) -> Rul
     return from_path(spec, cache)
 
 
+_SID = re.compile(rb"^\s*(?:alert|drop|pass|reject\w*)\s.*?\bsid:\s*(\d+)\s*;", re.M)
+
+
+def _local_sids(path: Path) -> set[bytes]:
+    """The sids of the rules in a local rules file or directory (checked before running)."""
+    if not path.exists():
+        raise RulesError(f"Rules path {str(path)!r} does not exist.")
+    files = sorted(path.glob("*.rules")) if path.is_dir() else [path]
+    if path.is_dir() and not files:
+        raise RulesError(f"Rules directory {str(path)!r} holds no .rules files.")
+    sids: set[bytes] = set()
+    for file in files:
+        sids.update(_SID.findall(_read(file)))
+    if not sids:
+        raise RulesError(f"Rules path {str(path)!r} contains no rules.")
+    return sids
+
+
 def update_rules(data_dir: str, local: str | None = None, suricata: str = "suricata") -> dict:
     """Run suricata-update (ET Open, or only ``local`` rules offline) and check what it produced."""
     exe = shutil.which("suricata-update")
@@ -236,6 +254,7 @@ def update_rules(data_dir: str, local: str | None = None, suricata: str = "suric
     from .engine import find_suricata
 
     binary = find_suricata(suricata)
+    local_sids = _local_sids(Path(local)) if local else set()
     args = [exe, "--data-dir", str(out_dir), "--no-test", "--no-reload", "--suricata", binary]
     if local:
         args += ["--local", str(Path(local).resolve()), "--url", "file:///dev/null"]
@@ -255,9 +274,17 @@ def update_rules(data_dir: str, local: str | None = None, suricata: str = "suric
         )
     if count == 0:
         raise RulesError("suricata-update produced no rules.", tail)
+    missing = sorted(local_sids - set(_SID.findall(data)))
+    if missing:
+        raise RulesError(
+            f"{len(missing)} of the {len(local_sids)} rules in {local!r} are not in "
+            f"suricata-update's output (first: sid {missing[0].decode()}); see its log.",
+            tail,
+        )
     return {
         "rules_file": str(target),
         "rules": count,
+        "local_rules": len(local_sids),
         "et_open_rules": et_count,
         "changed": bool(changed),
         "log": tail,

@@ -169,8 +169,33 @@ def test_rules_update_offline_with_local_rules(tmp_path: Path) -> None:
     assert "Installed " in r.stdout
     installed = (tmp_path / "su" / "rules" / "suricata.rules").read_text()
     assert 'msg:"local test"; sid:9100001' in installed
+    assert "(1 of yours, the others bundled with Suricata" in r.stdout
     r = cli(tmp_path, "rules", "show")
     assert r.stdout.startswith("Default ruleset: installed")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "nonexistent.rules", "does not exist"),
+        (lambda d: write(d / "junk.rules", b"just some words\n"), "contains no rules"),
+        (lambda d: (d / "empty").mkdir() or d / "empty", "holds no .rules files"),
+    ],
+    ids=["missing", "junk", "empty-dir"],
+)
+def test_rules_update_refuses_a_bad_local_path(tmp_path: Path, make, message: str) -> None:
+    """Bug: any --local path 'installed' Suricata's own 365 event rules and replaced the
+    default ruleset, so the next analysis quietly lost its rules."""
+    if shutil.which("suricata-update") is None:
+        pytest.skip("suricata-update is not installed")
+    (tmp_path / "jcfg").mkdir()
+    (tmp_path / "jcfg" / "jupyter_sauce_config.json").write_text(
+        json.dumps({"RulesConfig": {"data_dir": str(tmp_path / "su")}})
+    )
+    r = cli(tmp_path, "rules", "update", "--local", str(make(tmp_path)))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "su" / "rules" / "suricata.rules").exists()
 
 
 def test_rules_update_offline_says_nothing_was_fetched(tmp_path: Path) -> None:

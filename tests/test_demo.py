@@ -271,3 +271,67 @@ def test_et_open_sees_the_nmap_probe(tmp_path: Path) -> None:
     }
     assert (2009358, demo.ATTACKER, demo.DC) in fired  # ET SCAN Nmap Scripting Engine UA
     assert (2018959, demo.ATTACKER, demo.DC) in fired  # ET POLICY PE EXE or DLL download
+
+
+def test_demo_never_overwrites_another_file(tmp_path: Path) -> None:
+    """Bug: ``jupyter sauce demo --path notes.txt`` replaced the file with the demo pcap."""
+    import os
+    import subprocess
+    import sys
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"), "VT_API_KEY": ""}
+    cmd = [sys.executable, "-m", "jupyter_sauce.cli", "--store", str(tmp_path / "s"), "demo"]
+    r = subprocess.run([*cmd, "--no-vt", "--path", str(notes)], capture_output=True, text=True,
+                       env=env, timeout=120)  # fmt: skip
+    assert r.returncode == 2 and "already exists and is not the demo capture" in r.stderr
+    assert notes.read_text() == "my notes\n"
+    # the demo itself is kept as it is (same bytes, same mtime: its "analysed" mark holds)
+    placed = demo.place_demo_capture(tmp_path / "szechuan-demo.pcap")
+    stamp = placed.stat().st_mtime_ns
+    assert demo.place_demo_capture(placed).stat().st_mtime_ns == stamp
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_the_lab_url_printed_opens_the_demo_notebook(tmp_path: Path) -> None:
+    """Bug: the URL JupyterLab printed opened the Launcher, not the demo notebook."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import time
+
+    from jupyter_sauce.demo_notebook import lab_command, write_demo_notebook
+
+    notebook = write_demo_notebook(tmp_path / "demo")
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
+    }
+    port = str(50000 + os.getpid() % 10000)
+    proc = subprocess.Popen(
+        lab_command(notebook, ["--no-browser", f"--port={port}", "--ip=127.0.0.1"]),
+        cwd=notebook.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline, seen = time.monotonic() + 60, ""
+        while time.monotonic() < deadline and "?token=" not in seen:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen += line
+        urls = re.findall(r"http://\S+\?token=\w+", seen)
+        assert urls, seen[-2000:]
+        assert all("/lab/tree/sauce-demo.ipynb?token=" in u for u in urls), urls
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)

@@ -369,3 +369,18 @@ def test_a_shared_store_that_is_not_one_is_named(tmp_path: Path) -> None:
     cfg.StoreConfig.shared_store_dirs = [str(tmp_path / "nowhere")]
     with pytest.raises(StoreError, match="nowhere' has no entries folder"):
         Sauce(cfg)
+
+
+def test_a_ruleset_whose_rules_all_fail_is_a_warning_not_a_clean_run(tmp_path: Path) -> None:
+    """Bug: when no rule loaded, Suricata printed no summary line and the run looked clean."""
+    bad = tmp_path / "allbad"
+    bad.mkdir()
+    (bad / "a.rules").write_text(
+        'alert tcp any any -> any any (msg:"b"; sid:1; garbage:;)\nalert foo any any\n'
+    )
+    for warm in (True, False):
+        with make_sauce(tmp_path / f"s-{warm}", warm=warm) as s:
+            case = s.analyze(demo(tmp_path / "demo.pcap"), rules=str(bad))
+        text = " ".join(case.warnings)
+        assert "None of the 2 rule(s) of the ruleset loaded (first: a.rules line 1" in text, text
+        assert case.alerts.empty
