@@ -13,10 +13,14 @@ Nothing here is a module global: front ends build these objects and pass them in
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import TypeVar
 
-from traitlets import Bool, Enum, Float, Int, List, Unicode, default
+from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, default
 from traitlets.config import Config, Configurable
+
+from .errors import InputError
 
 DEFAULT_HOME_NET = "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16"
 
@@ -40,11 +44,11 @@ class SuricataConfig(Configurable):
         DEFAULT_HOME_NET, help="Default HOME_NET for an analysis (CIDRs, comma or space separated)."
     ).tag(config=True)
     max_capture_size = Int(
-        0, help="Refuse captures larger than this many bytes (0: no limit)."
+        0, min=0, help="Refuse captures larger than this many bytes (0: no limit)."
     ).tag(config=True)
-    timeout = Float(3600.0, help="Give up on one Suricata run after this many seconds.").tag(
-        config=True
-    )
+    timeout = Float(
+        3600.0, min=1.0, help="Give up on one Suricata run after this many seconds."
+    ).tag(config=True)
 
 
 class RulesConfig(Configurable):
@@ -115,12 +119,18 @@ class VirusTotalConfig(Configurable):
     host = Unicode(
         "https://www.virustotal.com", help="VirusTotal API base URL (tests point it elsewhere)."
     ).tag(config=True)
-    requests_per_minute = Int(4, help="Live lookups per minute (public key: 4).").tag(config=True)
-    requests_per_day = Int(500, help="Live lookups per day (public key: 500).").tag(config=True)
+    requests_per_minute = Int(4, min=0, help="Live lookups per minute (public key: 4).").tag(
+        config=True
+    )
+    requests_per_day = Int(500, min=0, help="Live lookups per day (public key: 500).").tag(
+        config=True
+    )
     lookup_non_global = Bool(
         False, help="Also look up private, reserved and other non-global addresses."
     ).tag(config=True)
-    timeout = Float(30.0, help="Seconds to wait for one VirusTotal answer.").tag(config=True)
+    timeout = Float(30.0, min=0.1, help="Seconds to wait for one VirusTotal answer.").tag(
+        config=True
+    )
 
     @default("api_key")
     def _default_api_key(self) -> str:
@@ -133,9 +143,12 @@ class VirusTotalConfig(Configurable):
         if self.api_key_file:
             try:
                 return Path(self.api_key_file).expanduser().read_text().strip()
-            except OSError as exc:
-                from .errors import InputError
-
+            except UnicodeDecodeError:
+                raise InputError(
+                    f"The VirusTotal key file {self.api_key_file!r} is not text; it should "
+                    "hold the key on one line."
+                ) from None
+            except (OSError, RuntimeError) as exc:
                 raise InputError(
                     f"The VirusTotal key file {self.api_key_file!r} cannot be read "
                     f"({exc.strerror or exc})."
@@ -144,6 +157,21 @@ class VirusTotalConfig(Configurable):
 
 
 CONFIG_CLASSES = (SuricataConfig, RulesConfig, StoreConfig, VirusTotalConfig)
+C = TypeVar("C", bound=Configurable)
+
+
+def configured(cls: type[C], config: Config) -> C:
+    """``cls(config=config)``; a wrong value is an InputError naming the setting (a key's
+    value is never repeated)."""
+    try:
+        return cls(config=config)
+    except TraitError as exc:
+        text = str(exc).splitlines()[0]
+        match = re.search(r"'(\w+)' trait", text)
+        trait = match.group(1) if match else "?"
+        if "key" in trait:
+            text = f"the {trait} setting has the wrong type (it must be text)."
+        raise InputError(f"{cls.__name__}.{trait}: {text.rstrip('.')}.") from None
 
 
 def load_config(extra: Config | None = None) -> Config:
@@ -165,6 +193,13 @@ def load_config(extra: Config | None = None) -> Config:
                 merged.merge(loader_cls(name, path=directory).load_config())
             except ConfigFileNotFound:
                 continue
+            except Exception as exc:  # a broken file the user wrote: name it, not its text
+                line = getattr(exc, "lineno", None)
+                where = f" (line {line})" if line else ""
+                raise InputError(
+                    f"The config file {str(Path(directory) / name)!r} cannot be read: "
+                    f"{type(exc).__name__}{where}."
+                ) from None
     if extra is not None:
         merged.merge(extra)
     return merged

@@ -14,8 +14,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .demo import write_demo_capture
+from .demo import place_demo_capture
 from .errors import InputError
+from .userpaths import expand_user
 
 CAPTURE_NAME = "szechuan-demo.pcap"
 NOTEBOOK_NAME = "sauce-demo.ipynb"
@@ -73,14 +74,14 @@ def write_demo_notebook(folder: str | os.PathLike = "sauce-demo") -> Path:
     """Write the demo capture and notebook into ``folder`` (created); return the notebook.
 
     An existing notebook is kept (it may hold the user's own cells); the capture is
-    rewritten (it is generated, deterministically).
+    written unless it is there already (generated, deterministically: the same bytes).
     """
-    target = Path(folder).expanduser()
+    target = expand_user(folder)
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{str(target)!r} cannot be created: {exc.strerror or exc}.") from exc
-    write_demo_capture(target / CAPTURE_NAME)
+    place_demo_capture(target / CAPTURE_NAME)
     notebook = target / NOTEBOOK_NAME
     if not notebook.exists():
         notebook.write_text(json.dumps(demo_notebook(), indent=1) + "\n", encoding="utf-8")
@@ -91,7 +92,7 @@ def lab_command(notebook: Path, extra: Sequence[str] = ()) -> list[str]:
     """The ``jupyter lab`` command line opening ``notebook``."""
     root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     # the URL JupyterLab prints then opens the notebook itself, not the Launcher
-    url = f"--ServerApp.default_url=/lab/tree/{notebook.name}"
+    url = f"--LabApp.default_url=/lab/tree/{notebook.name}"
     return [sys.executable, "-m", "jupyterlab", str(notebook.name), url, *root, *extra]
 
 

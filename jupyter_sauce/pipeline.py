@@ -22,12 +22,13 @@ from traitlets.config import Config
 from . import eve, fastlog, rules
 from .atomicfile import atomic_write_json
 from .capture import CaptureInfo, inspect_capture
-from .config import RulesConfig, StoreConfig, SuricataConfig, VirusTotalConfig
+from .config import RulesConfig, StoreConfig, SuricataConfig, VirusTotalConfig, configured
 from .engine import Progress, ProgressCallback, RunOutput, find_suricata, run_cold, suricata_version
 from .errors import CaptureError, EngineError, RangeError, SauceError, StoreError
 from .frames import ALERT_SCHEMA, FLOW_SCHEMA, empty_frame, frame_to_table, table_to_frame
 from .networks import parse_ranges
 from .store import CaseStore, SharedStore, entry_key
+from .userpaths import expand_user
 from .warm import WarmEngine
 
 
@@ -106,10 +107,10 @@ class Sauce:
 
     def __init__(self, config: Config | None = None) -> None:
         config = config if config is not None else Config()
-        self.suricata_config = SuricataConfig(config=config)
-        self.rules_config = RulesConfig(config=config)
-        self.store_config = StoreConfig(config=config)
-        self.vt_config = VirusTotalConfig(config=config)
+        self.suricata_config = configured(SuricataConfig, config)
+        self.rules_config = configured(RulesConfig, config)
+        self.store_config = configured(StoreConfig, config)
+        self.vt_config = configured(VirusTotalConfig, config)
         self.store = CaseStore(self.store_config.store_dir)
         self.shared_stores = [SharedStore(d) for d in self.store_config.shared_store_dirs]
         self._warm: WarmEngine | None = None
@@ -209,7 +210,7 @@ class Sauce:
     ) -> Case:
         """Analyse a capture (or reuse the stored result) and return the Case."""
         t0 = time.monotonic()
-        path = Path(capture).expanduser().absolute()
+        path = expand_user(capture).absolute()
         if progress:
             progress(Progress("inspect", 0, 0, "Reading the capture"))
         info = self.inspect(path)

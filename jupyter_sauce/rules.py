@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .atomicfile import atomic_write_bytes
 from .errors import EngineError, RulesError
+from .userpaths import expand_user
 
 SYSTEM_CLASSIFICATION = Path("/etc/suricata/classification.config")
 SYSTEM_REFERENCE = Path("/etc/suricata/reference.config")
@@ -156,7 +157,7 @@ def _default_classification() -> bytes:
 
 def from_path(path: str | os.PathLike, cache: Path) -> Ruleset:
     """A ruleset from a directory of .rules files (and its classification.config) or one file."""
-    p = Path(path).expanduser()
+    p = expand_user(path)
     if not p.exists():
         raise RulesError(f"Rules path {str(p)!r} does not exist.")
     if p.is_dir():

@@ -28,6 +28,7 @@ from filelock import FileLock
 
 from .atomicfile import atomic_write_json
 from .errors import StoreError
+from .userpaths import expand_user
 
 STORE_FORMAT = 1
 ENTRY_FILES = ("manifest.json", "alerts.parquet", "flows.parquet")
@@ -59,7 +60,7 @@ class CaseStore:
     """Content-keyed analysis entries on disk."""
 
     def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root).expanduser()
+        self.root = expand_user(root)
         try:
             for sub in ("entries", "locks", "tmp", "hashes", "rulesets", "captures"):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
@@ -180,7 +181,7 @@ class SharedStore(CaseStore):
     """Someone else's case store, read only (a teacher's, on a hub): never written or swept."""
 
     def __init__(self, root: str | os.PathLike) -> None:  # no mkdir, no write test, no sweep
-        self.root = Path(root).expanduser()
+        self.root = expand_user(root)
         if not (self.root / "entries").is_dir():
             raise StoreError(
                 f"The shared case store {str(self.root)!r} has no entries folder; check "

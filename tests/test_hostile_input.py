@@ -303,3 +303,50 @@ def test_unreadable_installed_rules_are_named_not_skipped() -> None:
             r = subprocess.run([sys.executable, *args], capture_output=True, text=True)
         assert r.returncode == 3, r.stdout + r.stderr
         assert "suricata.rules' cannot be read" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"jupyter_sauce_config.json": "{not json"}, "jupyter_sauce_config.json' cannot be read"),
+        ({"jupyter_sauce_config.py": "c.X = (\n"}, "jupyter_sauce_config.py' cannot be read"),
+        ({"jupyter_sauce_config.json": '{"SuricataConfig": {"runmode": "bogus"}}'},
+         "SuricataConfig.runmode: The 'runmode' trait"),
+        ({"jupyter_sauce_config.json": '{"SuricataConfig": {"warm": "yes"}}'},
+         "SuricataConfig.warm:"),
+        ({"jupyter_sauce_config.json": '{"VirusTotalConfig": {"timeout": -1}}'},
+         "VirusTotalConfig.timeout:"),
+        ({"jupyter_sauce_config.json": '{"VirusTotalConfig": {"requests_per_day": -5}}'},
+         "VirusTotalConfig.requests_per_day:"),
+        ({"jupyter_sauce_config.json": '{"VirusTotalConfig": {"api_key": 987654321}}'},
+         "VirusTotalConfig.api_key: the api_key setting has the wrong type"),
+        ({"jupyter_sauce_config.json": '{"VirusTotalConfig": {"api_key_file": "{dir}/k.bin"}}',
+          "k.bin": b"\xff\xfe\x00binary"}, "is not text"),
+        ({"jupyter_sauce_config.json": '{"StoreConfig": {"store_dir": "~nosuchuser42/s"}}'},
+         "'~nosuchuser42', a home directory that does not exist"),
+    ],
+    ids=["json", "py", "runmode", "warm", "vt-timeout", "per-day", "key-type", "key-file",
+         "no-such-user"],
+)  # fmt: skip
+def test_bad_configuration_is_one_sentence(tmp_path: Path, files: dict, message: str) -> None:
+    """Bug: each of these ended in 'unexpected <Error>' (or a traceback) instead of naming
+    the setting or the file; a key's value is never repeated."""
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    for name, content in files.items():
+        if isinstance(content, bytes):
+            (cfg / name).write_bytes(content)
+        else:
+            (cfg / name).write_text(content.replace("{dir}", str(cfg)))
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(cfg), "VT_API_KEY": ""}
+    cap = write(tmp_path / "x.pcap", pcap_bytes(http_records()))
+    r = subprocess.run(
+        [sys.executable, "-m", "jupyter_sauce.cli", "--store", str(tmp_path / "s"), "analyze",
+         str(cap)] if "store_dir" not in str(files) else
+        [sys.executable, "-m", "jupyter_sauce.cli", "analyze", str(cap)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "unexpected" not in r.stderr
+    assert "987654321" not in r.stdout + r.stderr
