@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import struct
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .errors import InputError
 from .pcapwrite import Record, TcpSession, udp_frame, write_pcap
 
 ATTACKER = "194.61.24.102"
@@ -268,3 +270,32 @@ def demo_records() -> list[Record]:
 def write_demo_capture(path: str | Path) -> Path:
     """Write the Szechuan Sauce re-enactment to ``path`` (classic pcap) and return it."""
     return write_pcap(path, demo_records())
+
+
+def place_demo_capture(path: str | Path) -> Path:
+    """Make sure ``path`` holds the demo capture, never replacing any other file.
+
+    An existing identical file is left as it is (its "analysed" mark stays valid); any
+    other existing file is an :class:`~jupyter_sauce.errors.InputError`.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{str(path)!r} is a directory; give a file name for the demo capture.")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write_demo_capture(tmp)
+        if path.exists() or path.is_symlink():
+            if path.is_file() and path.read_bytes() == tmp.read_bytes():
+                return path
+            raise InputError(
+                f"{str(path)!r} already exists and is not the demo capture; choose another "
+                "path or move it away (it is never overwritten)."
+            )
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(
+            f"The demo capture cannot be written to {str(path)!r}: {exc.strerror or exc}."
+        ) from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
