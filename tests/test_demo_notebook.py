@@ -30,5 +30,5 @@ def test_existing_notebook_is_kept(tmp_path: Path) -> None:
 def test_lab_command_opens_the_notebook(tmp_path: Path) -> None:
     cmd = lab_command(tmp_path / "sauce-demo.ipynb", ["--no-browser"])
     root = ["--allow-root"] if os.geteuid() == 0 else []  # jupyter refuses root without it
-    url = "--ServerApp.default_url=/lab/tree/sauce-demo.ipynb"
+    url = "--LabApp.default_url=/lab/tree/sauce-demo.ipynb"
     assert cmd[1:] == ["-m", "jupyterlab", "sauce-demo.ipynb", url, *root, "--no-browser"]
