@@ -389,8 +389,12 @@ def _main(args: argparse.Namespace) -> int:
     if args.command == "reports":
         with Sauce(_config(args)) as sauce:
             if args.reports_command == "import":
-                n = sauce.enricher.import_reports(args.path)
-                print(f"Imported {n} VirusTotal report(s).")
+                loaded = sauce.enricher.import_reports(args.path)
+                print(f"Imported {len(loaded.reports)} VirusTotal report(s).")
+                for line in loaded.replaced:
+                    print(f"jupyter sauce: note: {line}", file=sys.stderr)
+                for line in loaded.skipped:
+                    print(f"jupyter sauce: skipped: {line}", file=sys.stderr)
             else:
                 n = sauce.enricher.export_reports(args.dest)
                 print(f"Exported {n} VirusTotal report(s) to {args.dest}.")

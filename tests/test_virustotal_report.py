@@ -124,11 +124,13 @@ def test_import_validates_everything_first_then_export_round_trips(tmp_path: Pat
     (source / "z_bad.json").write_text(json.dumps({"data": {"type": "url"}}), encoding="utf-8")
     with Enricher(VirusTotalConfig(api_key=""), tmp_path / "cache") as enricher:
         with pytest.raises(ReportError, match="z_bad.json"):
-            enricher.import_reports(source)
+            enricher.import_reports(source / "z_bad.json")  # one file: all or nothing
         assert not (tmp_path / "cache" / "reports").exists()  # nothing half-imported
+        loaded = enricher.import_reports(source)  # a folder: the valid ones, the rest named
+        assert sorted(loaded.reports) == ["2001:db8::1", "8.8.8.8"]
+        assert len(loaded.skipped) == 1 and "z_bad.json" in loaded.skipped[0]
         (source / "z_bad.json").unlink()
-        assert enricher.import_reports(source) == 2
-        assert enricher.import_reports(source / "a.json") == 1
+        assert len(enricher.import_reports(source / "a.json").reports) == 1
         result = enricher.enrich(["8.8.8.8", "2001:db8:0:0::1"])
         # 2001:db8::/32 is documentation space: skipped even though a report exists
         assert list(result.frame["source"]) == ["offline", "skipped"]
@@ -160,3 +162,30 @@ def test_offline_dir_with_foreign_file_names_and_bad_files(tmp_path: Path) -> No
     assert "No VirusTotal API key: offline reports only." in result.notices
     assert any("junk.json" in n for n in result.notices)
     assert result.mode == "offline" and result.requests_made == 0
+
+
+def test_import_of_an_export_folder_keeps_the_newest_report_per_address(tmp_path: Path) -> None:
+    """Bug: a folder holding a VirusTotal error answer imported nothing, and two reports of
+    one address were counted twice with the older one possibly winning."""
+    source = tmp_path / "exports"
+    source.mkdir()
+    old = report("8.8.8.8", reputation=1)
+    old["data"]["attributes"]["last_analysis_date"] = 1_600_000_000
+    new = report("8.8.8.8", reputation=9)
+    new["data"]["attributes"]["last_analysis_date"] = 1_700_000_000
+    (source / "a-new.json").write_text(json.dumps(new))
+    (source / "b-old.json").write_text(json.dumps(old))
+    (source / "error.json").write_text(json.dumps({"error": {"code": "NotFoundError"}}))
+    with Enricher(VirusTotalConfig(api_key=""), tmp_path / "cache") as enricher:
+        loaded = enricher.import_reports(source)
+        assert list(loaded.reports) == ["8.8.8.8"]
+        assert loaded.replaced == ["8.8.8.8: several reports; kept the most recent, a-new.json"]
+        assert "error.json" in loaded.skipped[0] and "NotFoundError" in loaded.skipped[0]
+        assert enricher.enrich(["8.8.8.8"]).frame["reputation"].iloc[0] == 9
+    (source / "a-new.json").unlink()
+    (source / "b-old.json").unlink()
+    with (
+        Enricher(VirusTotalConfig(api_key=""), tmp_path / "c2") as enricher,
+        pytest.raises(ReportError, match="holds no valid VirusTotal v3 IP report"),
+    ):
+        enricher.import_reports(source)

@@ -14,7 +14,9 @@ are updated under a file lock, so two processes can share one cache directory.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -142,11 +144,26 @@ class NotFoundList:
                 atomic_write_json(self.path, data)
 
 
-def load_reports(path: Path) -> list[tuple[str, dict[str, Any]]]:
+@dataclass
+class LoadedReports:
+    """Valid reports (one per address), and what was left out and why."""
+
+    reports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # "<file>: <reason>"
+    replaced: list[str] = field(default_factory=list)  # an address with several reports
+
+
+def _analysed_at(body: dict[str, Any]) -> float:
+    value = body["data"]["attributes"].get("last_analysis_date")
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else -1.0
+
+
+def load_reports(path: Path) -> LoadedReports:
     """Read and validate a report file or every ``*.json`` in a directory.
 
-    All files are validated before anything is returned: the first invalid one raises
-    :class:`ReportError` naming it.
+    One file: an invalid one raises :class:`ReportError`. A directory: invalid files are
+    listed in ``skipped`` (a folder of exports often holds error answers too); none valid
+    raises. Several reports for one address: the most recently analysed one is kept.
     """
     path = Path(path)
     if not path.exists():
@@ -154,4 +171,24 @@ def load_reports(path: Path) -> list[tuple[str, dict[str, Any]]]:
     files = report_files(path)
     if not files:
         raise ReportError(f"{path} holds no .json report files.")
-    return [read_report_file(p) for p in files]
+    if not path.is_dir():
+        ip, body = read_report_file(files[0])
+        return LoadedReports({ip: body})
+    out = LoadedReports()
+    origin: dict[str, str] = {}
+    for file in files:
+        try:
+            ip, body = read_report_file(file)
+        except ReportError as exc:
+            out.skipped.append(exc.message)
+            continue
+        if ip in out.reports:
+            keep_new = _analysed_at(body) > _analysed_at(out.reports[ip])
+            kept = file.name if keep_new else origin[ip]
+            out.replaced.append(f"{ip}: several reports; kept the most recent, {kept}")
+            if not keep_new:
+                continue
+        out.reports[ip], origin[ip] = body, file.name
+    if not out.reports:
+        raise ReportError(f"{path} holds no valid VirusTotal v3 IP report ({out.skipped[0]})")
+    return out

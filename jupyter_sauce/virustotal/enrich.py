@@ -25,7 +25,7 @@ from typing import Any
 from ..addresses import canonical_of
 from ..config import VirusTotalConfig
 from ..errors import InputError
-from .cache import NotFoundList, ReportDir, load_reports
+from .cache import LoadedReports, NotFoundList, ReportDir, load_reports
 from .client import LiveClient, LookupFailed, NotFound, QuotaExceeded
 from .ipscope import IPAddress, non_global_reason, parse_ip
 from .ratelimit import DailyUsage, RateLimiter
@@ -103,19 +103,19 @@ class Enricher:
 
     # -- offline reports ---------------------------------------------------------------
 
-    def import_reports(self, path: Path) -> int:
-        """Copy a report file, or every ``*.json`` of a directory, into the reports directory.
+    def import_reports(self, path: Path) -> LoadedReports:
+        """Copy a report file, or the valid ``*.json`` of a directory, into the reports
+        directory (see :func:`~.cache.load_reports` for what is skipped).
 
-        Every file is validated first; the first invalid one raises
-        :class:`~jupyter_sauce.errors.ReportError` and nothing is imported. An imported
-        report replaces the cached one for its address. Returns the number imported.
+        Everything is read and validated before anything is written. An imported report
+        replaces the cached one for its address.
         """
-        reports = load_reports(Path(path))
-        for ip, body in reports:
+        loaded = load_reports(Path(path))
+        for ip, body in loaded.reports.items():
             self._offline.put(ip, body)
             self._cache.remove(ip)
             self._not_found.discard(ip)
-        return len(reports)
+        return loaded
 
     def export_reports(self, dest: Path) -> int:
         """Write every known report (cache and offline, the cache winning) to ``dest``."""
