@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -47,12 +48,15 @@ def sauce_settings() -> dict[str, Any]:
 
 
 @pytest.fixture
-def jp_server_config(tmp_path: Path, sauce_settings: dict[str, Any]) -> dict[str, Any]:
+def jp_server_config(
+    tmp_path: Path, sauce_settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    # no VirusTotal key unless a test configures one (api_key, api_key_file or VT_API_KEY)
+    monkeypatch.delenv("VT_API_KEY", raising=False)
     config: dict[str, Any] = {
         "ServerApp": {"jpserver_extensions": {"jupyter_sauce": True}},
         "StoreConfig": {"store_dir": str(tmp_path / "store")},
         "RulesConfig": {"rules": "starter", "data_dir": str(tmp_path / "rules-data")},
-        "VirusTotalConfig": {"api_key": ""},
     }
     for section, values in sauce_settings.items():
         config.setdefault(section, {}).update(values)
@@ -101,6 +105,30 @@ async def wait_for(
             return run
         assert time.monotonic() < deadline, f"run still {run['state']}: {run}"
         await asyncio.sleep(0.1)
+
+
+def assert_error(
+    response: HTTPResponse, status: int, code: str | None = None, field: str | None = None
+) -> dict[str, Any]:
+    """``response`` is the one JSON error shape with this status (and code, field)."""
+    assert response.code == status, response.body
+    error = body(response)["error"]
+    assert set(error) == {"status", "code", "message", "field"} and error["status"] == status
+    if code is not None:
+        assert error["code"] == code, error
+    if field is not None:
+        assert error["field"] == field, error
+    return error
+
+
+def one_sentence(message: str) -> bool:
+    """A single sentence for people: one line, ends with a full stop, no second sentence."""
+    return (
+        bool(message)
+        and "\n" not in message
+        and message.endswith(".")
+        and len(re.split(r"(?<=[.!?])\s+(?=[A-Z])", message)) == 1
+    )
 
 
 def _operation(method: str, template: str) -> dict[str, Any]:

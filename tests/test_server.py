@@ -17,14 +17,10 @@ import pytest
 pytest.register_assert_rewrite("server_helpers")
 
 from server_helpers import (  # noqa: E402
-    ET_OPEN,
-    NMAP,
     body,
     call,
     check_openapi,
-    needs_et_open,
     needs_suricata,
-    suricata_children,
     wait_for,
 )
 
@@ -200,82 +196,6 @@ async def test_identical_posts_share_one_run(
     assert sauce.store.keys() == [done["key"]]
     again = await start(jp_fetch, path="cases/demo.pcap", home_net="10.42.0.0/16")
     assert again["id"] == a["id"] and again["reused"] is True and again["state"] == "done"
-
-
-@needs_et_open
-@pytest.mark.parametrize(
-    "sauce_settings",
-    [{"RulesConfig": {"rules": str(ET_OPEN)}}],
-)
-async def test_et_open_nmap_capture(jp_fetch: Any, jp_root_dir: Path, sauce_app: Any) -> None:
-    shutil.copy(NMAP, jp_root_dir / "nmap.pcap")
-    run = await start(jp_fetch, path="nmap.pcap")
-    done = await wait_for(jp_fetch, run["id"], timeout=300)
-    assert done["state"] == "done", done
-    assert done["counts"]["alerts"] == 28 and done["engine"] == "warm"
-    alerts = body(await call(jp_fetch, "GET", "runs", run["id"], "alerts"))
-    assert {r["signature_id"] for r in alerts["rows"]} == {2024364}
-    status = body(await call(jp_fetch, "GET", "status"))
-    assert status["engine"]["warm"] is True
-    assert status["ruleset"]["source"] == "directory"
-
-
-@needs_et_open
-@pytest.mark.parametrize(
-    "sauce_settings",
-    [
-        {
-            "RulesConfig": {"rules": str(ET_OPEN)},
-            "SuricataConfig": {"warm": False},
-            "SauceApp": {"max_concurrent_runs": 1},
-        }
-    ],
-)
-async def test_cancel_queued_running_and_shutdown(
-    jp_fetch: Any, jp_root_dir: Path, sauce_app: Any
-) -> None:
-    """ET Open takes ~15 s to load: long enough to cancel a running cold Suricata."""
-    shutil.copy(NMAP, jp_root_dir / "nmap.pcap")
-    shutil.copy(NMAP, jp_root_dir / "nmap2.pcap")
-    # Suricatas this process already had (e.g. a session-scoped warm engine of other tests)
-    others = set(suricata_children())
-
-    def ours() -> list[int]:
-        return [pid for pid in suricata_children() if pid not in others]
-
-    running = await start(jp_fetch, path="nmap.pcap")
-    queued = await start(jp_fetch, path="nmap.pcap", home_net="192.168.0.0/16")
-    assert queued["state"] == "queued"
-    await wait_for(jp_fetch, running["id"], states=("running",))
-    deadline = time.monotonic() + 20
-    while not ours() and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    assert ours(), "Suricata should be running"
-
-    cancelled = await call(jp_fetch, "DELETE", "runs", queued["id"])
-    assert cancelled.code == 202 and body(cancelled)["state"] == "cancelled"
-    t0 = time.monotonic()
-    response = await call(jp_fetch, "DELETE", "runs", running["id"])
-    check_openapi("DELETE", "/runs/{run_id}", response)
-    assert response.code == 202 and body(response)["cancel_requested"] is True
-    final = await wait_for(jp_fetch, running["id"], timeout=30)
-    # Suricata acts on SIGTERM only once its rules are loaded (engine.stop_process: 10 s grace)
-    assert final["state"] == "cancelled" and time.monotonic() - t0 < 20
-    assert not ours()
-    store = sauce_app.sauce.store
-    assert store.keys() == [] and list((store.root / "tmp").iterdir()) == []
-
-    # server shutdown mid-run: Suricata stops, no half entry
-    third = await start(jp_fetch, path="nmap2.pcap")
-    await wait_for(jp_fetch, third["id"], states=("running",))
-    while not ours() and time.monotonic() < deadline + 20:
-        await asyncio.sleep(0.1)
-    t0 = time.monotonic()
-    await sauce_app.stop_extension()
-    assert time.monotonic() - t0 < 20
-    assert not ours()
-    assert sauce_app.manager.get(third["id"]).state == "cancelled"
-    assert store.keys() == [] and list((store.root / "tmp").iterdir()) == []
 
 
 @pytest.mark.parametrize("jp_argv", [["--SauceApp.max_concurrent_runs=2"]])

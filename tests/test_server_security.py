@@ -14,6 +14,7 @@ import pytest
 pytest.register_assert_rewrite("server_helpers")
 
 from server_helpers import (  # noqa: E402
+    assert_error,
     body,
     call,
     check_openapi,
@@ -25,19 +26,6 @@ pytest_plugins = ("pytest_jupyter.jupyter_server", "server_helpers")
 pytestmark = needs_suricata
 
 OUTSIDE = "The path is not inside the server's root directory."
-
-
-def assert_error(
-    response: Any, status: int, code: str | None = None, field: str | None = None
-) -> dict[str, Any]:
-    assert response.code == status, response.body
-    error = body(response)["error"]
-    assert set(error) == {"status", "code", "message", "field"} and error["status"] == status
-    if code is not None:
-        assert error["code"] == code
-    if field is not None:
-        assert error["field"] == field
-    return error
 
 
 async def post_run(jp_fetch: Any, payload: Any) -> Any:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..errors import CaptureError, RangeError, SauceError
+from ..engine import find_suricata
+from ..errors import CaptureError, RangeError, SauceError, SuricataMissing
 from . import results
 from .handlers import SauceHandler
 from .paths import PathForbidden, PathNotFound, resolve_inside
@@ -21,6 +23,12 @@ class RunNotDone(SauceError):
     """Results were asked of a run that is not done (HTTP 409)."""
 
     http_status = 409
+
+
+class SuricataUnavailable(SuricataMissing):
+    """No Suricata binary at SuricataConfig.suricata_path, so nothing can run (HTTP 503)."""
+
+    http_status = 503
 
 
 def _with_field(exc: SauceError, field: str) -> SauceError:
@@ -47,6 +55,7 @@ class RunsHandler(SauceHandler):
             real = resolve_inside(self.ctx.root, path, kind="file")
         except (PathForbidden, PathNotFound) as exc:
             raise _with_field(exc, "path") from None
+        self._check_capture(real)
         rules, label = self._rules(body.get("rules"))
         home_net = self._home_net(body.get("home_net"))
         run, created = await self.in_thread(
@@ -54,6 +63,23 @@ class RunsHandler(SauceHandler):
         )
         self.set_header("Location", self.reverse_url_for(run.id))
         self.send_json({**run.to_dict(), "reused": not created}, status=202)
+
+    def _check_capture(self, real: Path) -> None:
+        """Refuse at once what no run could do: a capture over the size limit, no Suricata."""
+        cfg = self.ctx.sauce.suricata_config
+        size, limit = real.stat().st_size, cfg.max_capture_size
+        if limit and size > limit:
+            raise _with_field(
+                CaptureError(
+                    f"The capture is {size} bytes, over the limit of {limit} bytes "
+                    "(SuricataConfig.max_capture_size)."
+                ),
+                "path",
+            )
+        try:
+            find_suricata(cfg.suricata_path)
+        except SuricataMissing as exc:
+            raise SuricataUnavailable(exc.message) from None
 
     def reverse_url_for(self, run_id: str) -> str:
         return f"{self.base_url}sauce/api/runs/{run_id}"

@@ -10,36 +10,17 @@ CLI and the kernel (``c.SuricataConfig...``, ``c.RulesConfig...``, ``c.StoreConf
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Int, Unicode
 
 from ..config import CONFIG_CLASSES
-from ..virustotal.client import redact
+from .redact import Secrets, guard_logs, release
 
 API = "sauce/api"
 TABLES = "alerts|flows|iocs|hosts"
 RUN_ID = r"[0-9a-f]{32}"
-
-
-class RedactSecret(logging.Filter):
-    """Replace the VirusTotal key in every record that passes (logger or handler filter)."""
-
-    def __init__(self, secret: Callable[[], str]) -> None:
-        super().__init__("jupyter_sauce.redact")
-        self.secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        secret = self.secret()
-        if secret:
-            message = record.getMessage()
-            if secret in message:
-                record.msg, record.args = redact(message, secret), ()
-            if record.exc_text and secret in record.exc_text:
-                record.exc_text = redact(record.exc_text, secret)
-        return True
 
 
 class SauceApp(ExtensionApp):
@@ -102,6 +83,7 @@ class SauceApp(ExtensionApp):
             max_upload_size=self.max_upload_size,
             max_captures_listed=self.max_captures_listed,
             max_intel_ips=self.max_intel_ips,
+            secrets=Secrets.of(self.sauce.vt_config),
         )
         self._redact_logs()
         self.log.info(
@@ -113,15 +95,10 @@ class SauceApp(ExtensionApp):
         )
 
     def _redact_logs(self) -> None:
-        """Keep the VirusTotal key out of every log line written from now on."""
-        filt = RedactSecret(lambda: self.sauce.vt_config.api_key.strip())
+        """Keep the VirusTotal key (however it is configured) out of every log line from now on."""
         loggers = [self.log, self.serverapp.log, logging.getLogger()]
         loggers += [logging.getLogger(n) for n in ("tornado.access", "tornado.application")]
-        for logger in loggers:
-            for target in (logger, *logger.handlers):
-                for old in [f for f in target.filters if isinstance(f, RedactSecret)]:
-                    target.removeFilter(old)  # a previous app in this process (tests)
-                target.addFilter(filt)
+        guard_logs(self.context.secrets, loggers)
 
     def initialize_handlers(self) -> None:
         from .api import IntelHandler, ResultsHandler, RunHandler, RunsHandler
@@ -150,3 +127,6 @@ class SauceApp(ExtensionApp):
             import asyncio
 
             await asyncio.get_running_loop().run_in_executor(None, manager.shutdown)
+        context = getattr(self, "context", None)
+        if context is not None:
+            release(context.secrets)

@@ -29,8 +29,8 @@ from tornado import web
 
 from ..engine import find_suricata, suricata_version
 from ..errors import SauceError
-from ..virustotal.client import redact
 from .paths import iter_captures, relative_to_root
+from .redact import Secrets
 from .results import FieldError
 from .runs import RunManager
 
@@ -49,17 +49,17 @@ class SauceContext:
     max_upload_size: int
     max_captures_listed: int
     max_intel_ips: int
+    secrets: Secrets
 
     @property
     def sauce(self):  # -> Sauce (kept loose: the handlers only call its public methods)
         return self.manager.sauce
 
-    def secret(self) -> str:
-        return self.sauce.vt_config.api_key.strip()
 
-
-def error_body(status: int, exc: BaseException | None, secret: str) -> dict[str, Any]:
-    """The one JSON error shape for ``exc`` (None: a bare HTTP status)."""
+def error_body(
+    status: int, exc: BaseException | None, redact: Callable[[str], str]
+) -> dict[str, Any]:
+    """The one JSON error shape for ``exc`` (None: a bare HTTP status), key redacted."""
     code, message, field = responses.get(status, "Error").replace(" ", ""), "", None
     if isinstance(exc, SauceError):
         code, message = type(exc).__name__, exc.message
@@ -76,8 +76,8 @@ def error_body(status: int, exc: BaseException | None, secret: str) -> dict[str,
         "error": {
             "status": status,
             "code": code,
-            "message": redact(message, secret),
-            "field": field,
+            "message": redact(message),
+            "field": None if field is None else redact(str(field)),
         }
     }
 
@@ -98,7 +98,7 @@ class SauceHandler(ExtensionHandlerMixin, APIHandler):
             status_code = exc.http_status
             self.set_status(status_code)
         self.set_header("Cache-Control", "no-store")
-        self.finish(json.dumps(error_body(status_code, exc, self.ctx.secret())))
+        self.finish(json.dumps(error_body(status_code, exc, self.ctx.secrets.redact)))
 
     def log_exception(
         self,
@@ -106,22 +106,22 @@ class SauceHandler(ExtensionHandlerMixin, APIHandler):
         value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        secret = self.ctx.secret()
+        redact = self.ctx.secrets.redact
         if isinstance(value, SauceError):
             self.log.info(
                 "jupyter_sauce: %s %s -> %s: %s",
                 self.request.method,
                 self.request.path,
                 type(value).__name__,
-                redact(value.message, secret),
+                redact(value.message),
             )
         elif isinstance(value, web.HTTPError):
             super().log_exception(typ, value, tb)
         else:
-            text = redact(repr(value), secret)
+            text = redact(repr(value))
             self.log.error("jupyter_sauce: unexpected error in %s: %s", self.request.path, text)
-            if not secret:
-                self.log.error("traceback", exc_info=(typ, value, tb))  # type: ignore[arg-type]
+            # the record factory of redact.py scrubs the key from the formatted traceback
+            self.log.error("traceback", exc_info=(typ, value, tb))  # type: ignore[arg-type]
 
     # --- helpers ------------------------------------------------------------------------
     def json_body(self, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
@@ -147,7 +147,7 @@ class SauceHandler(ExtensionHandlerMixin, APIHandler):
     def send_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Cache-Control", "no-store")
-        self.finish(json.dumps(data))
+        self.finish(self.ctx.secrets.redact(json.dumps(data)))
 
 
 class StatusHandler(SauceHandler):
