@@ -84,6 +84,7 @@ class FakeSauce:
         self.rules_config = RulesConfig(rules="/rules/fake-rules")
         self.case, self.stored = case, stored
         self.error: BaseException | None = None
+        self.wait_for_cancel = False  # analyze() runs until cancelled, like a rules load
         self.analyze_calls: list[dict] = []
         self.enriched: list[list[str]] = []
         self.enricher = SimpleNamespace(status=lambda: {
@@ -110,6 +111,9 @@ class FakeSauce:
         self.analyze_calls.append({"capture": capture, "rerun": rerun, "home_net": home_net})
         if progress:
             progress(Progress("suricata", 50, 100, "Suricata is reading the capture"))
+        if self.wait_for_cancel:
+            assert cancel is not None and cancel.wait(10), "never cancelled"
+            raise Cancelled("The analysis was cancelled.")
         if self.error is not None:
             raise self.error
         return self.case
@@ -297,6 +301,41 @@ def test_cancelled_run_is_a_notice(widget, fake) -> None:
     assert widget.controls.notices == ["The run was cancelled; nothing was stored."]
 
 
+def test_cancel_says_cancelling_then_the_run_was_cancelled(widget, fake) -> None:
+    fake.wait_for_cancel = True
+    widget.controls.act("select", path="a.pcap")
+    widget.wait(10)
+    widget.controls.act("run")
+    assert widget.controls.running and not widget.wait(0.3)  # still running
+    widget.controls._on_msg(widget.controls, {"action": "cancel"}, [])  # as the browser sends it
+    assert widget.controls.progress["message"].startswith("Cancelling")
+    assert widget.wait(10)
+    assert not widget.controls.running and widget.controls.progress == {}
+    assert widget.controls.notices == ["The run was cancelled; nothing was stored."]
+    assert widget.controls.error == {} and widget.case is None
+    fake.wait_for_cancel = False  # still usable: the next run goes through
+    widget.controls.act("run")
+    widget.wait(10)
+    assert widget.case is fake.case and len(fake.analyze_calls) == 2
+
+
+def test_capture_removed_after_selection_shows_error_line(widget, fake, root) -> None:
+    widget.controls.act("cd", path="sub")
+    widget.controls.act("select", path="sub/b.pcapng")
+    widget.wait(10)
+    (root / "sub" / "b.pcapng").unlink()
+    # the comm handler must not raise: the error goes to the widget's error line
+    widget.controls._on_msg(widget.controls, {"action": "run"}, [])
+    assert widget.controls.error["message"] == "'sub/b.pcapng' is not a file in the capture folder."
+    assert fake.analyze_calls == [] and not widget.controls.running
+    assert widget.controls.selected == "" and not widget.controls.stored  # Run is disabled
+    assert [e["kind"] for e in widget.controls.entries] == ["up"]  # the listing is refreshed
+    widget.controls.act("select", path="a.pcap")  # still usable
+    widget.controls.act("run")
+    widget.wait(10)
+    assert widget.case is fake.case
+
+
 def test_text_file_named_pcap_shows_error_line(widget) -> None:
     widget.controls.act("select", path="notes.pcap")
     widget.wait(10)
@@ -386,6 +425,30 @@ def test_clicking_an_ip_filters_the_grid(widget) -> None:
     widget.wait(10)
     assert widget.grid.filter == [] and widget.ioc_panel.ip_filter == ""
     assert len(widget.alerts) == 8
+
+
+def test_ip_filter_accepts_addresses_only() -> None:
+    expressions, clause = grids.ip_filter(" 2001:DB8:0:0::1 ")
+    assert expressions == {grids.IOC_EXPRESSION: (
+        "\"Source IP\" == '2001:db8::1' or \"Destination IP\" == '2001:db8::1'")}  # fmt: skip
+    assert clause == [grids.IOC_EXPRESSION, "==", True]
+    for bad in ("10.0.0.1' or 'x", "10.0.0.1\" or true or \"", "10.0.0.0/8", "", None):
+        with pytest.raises(InputError, match="is not an IP address, so the alerts cannot be"):
+            grids.ip_filter(bad)
+
+
+def test_clicking_a_non_address_shows_error_and_keeps_the_grid(widget) -> None:
+    _run(widget)
+    widget.ioc_panel.act("filter_ip", ip=" 203.78.103.109 ")  # canonical: whitespace is dropped
+    widget.wait(10)
+    assert widget.ioc_panel.ip_filter == "203.78.103.109" and len(widget.alerts) == 1
+    before = (list(widget.grid.filter), dict(widget.grid.expressions))
+    widget.ioc_panel._on_msg(widget.ioc_panel, {"action": "filter_ip", "ip": "x' or 'y"}, [])
+    assert widget.ioc_panel.error["message"] == (
+        "\"x' or 'y\" is not an IP address, so the alerts cannot be filtered to it."
+    )
+    assert (widget.grid.filter, widget.grid.expressions) == before
+    assert widget.ioc_panel.ip_filter == "203.78.103.109" and len(widget.alerts) == 1
 
 
 def test_ioc_source_toggle(widget) -> None:

@@ -29,6 +29,8 @@ from .worker import Dispatcher, Worker, error_payload
 RANGE_FIELDS = ("exclude_src", "exclude_dst", "include_src", "include_dst")
 PROGRESS_INTERVAL = 0.2  # seconds between progress updates sent to the browser
 IOC_DELAY = 1.0  # seconds between showing a big table and computing its IoCs
+# Suricata notices a cancel between checks; a warm start only after it has loaded the rules
+CANCELLING = "Cancelling: Suricata stops at its next check (after loading the rules)"
 
 
 @dataclass
@@ -184,9 +186,16 @@ class Controller(IocControl):
         if self.controls.home_net_error:
             self.controls.error = {"message": self.controls.home_net_error, "details": ""}
             return
-        capture = self.picker.capture(self.controls.selected)
+        try:
+            capture = self.picker.capture(self.controls.selected)
+        except Exception as exc:  # e.g. the file was deleted or moved after it was chosen
+            self.controls.selected, self.controls.selected_name = "", ""
+            self.controls.stored, self.controls.stored_notice = False, ""
+            self.browse(self.controls.folder)
+            self.show_error(exc)
+            return
         rules, home_net = self._settings()
-        self._cancel = threading.Event()
+        cancel = self._cancel = threading.Event()
         started = time.time()
         self.controls.error = {}
         self.controls.running = True
@@ -199,14 +208,15 @@ class Controller(IocControl):
             if now - self._last_progress < PROGRESS_INTERVAL and p.fraction != 1.0:
                 return
             self._last_progress = now
-            state = {"phase": p.phase, "fraction": p.fraction, "message": p.message,
+            message = CANCELLING if cancel.is_set() else p.message
+            state = {"phase": p.phase, "fraction": p.fraction, "message": message,
                      "started": started * 1000}  # fmt: skip
             self.dispatcher.post(lambda: setattr(self.controls, "progress", state))
 
         def work() -> Prepared:
             case = self.sauce.analyze(
                 capture, rules=rules, home_net=home_net, rerun=rerun,
-                progress=progress, cancel=self._cancel,
+                progress=progress, cancel=cancel,
             )  # fmt: skip
             return self._prepare(case, self._flt)
 
@@ -229,7 +239,10 @@ class Controller(IocControl):
         self.browse(self.controls.folder)  # refresh the "analysed" marks
 
     def cancel(self) -> None:
+        """Ask the running analysis to stop; the widget says so until it has stopped."""
         self._cancel.set()
+        if self.controls.running:
+            self.controls.progress = {**self.controls.progress, "message": CANCELLING}
 
     def load_case(self, case: Case) -> None:
         """Show an existing Case (e.g. one analysed from the CLI)."""

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..addresses import AddressError, canonical
 from ..frames import ALERT_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -128,9 +129,19 @@ def default_sort(rows: int) -> list[list[str]]:
 
 
 def ip_filter(ip: str) -> tuple[dict[str, str], list]:
-    """Grid expressions and filter keeping alerts where ``ip`` is source or destination."""
-    quoted = ip.replace("'", "")
-    expr = f"\"Source IP\" == '{quoted}' or \"Destination IP\" == '{quoted}'"
+    """Grid expressions and filter keeping alerts where ``ip`` is source or destination.
+
+    ``ip`` is parsed first (:class:`~jupyter_sauce.addresses.AddressError` if it is not an
+    address) and written in canonical form, as the grid holds addresses; only digits,
+    hex letters, dots and colons reach the expression.
+    """
+    try:
+        address = canonical(ip)
+    except AddressError:
+        raise AddressError(
+            f"{ip!r} is not an IP address, so the alerts cannot be filtered to it."
+        ) from None
+    expr = f"\"Source IP\" == '{address}' or \"Destination IP\" == '{address}'"
     return {IOC_EXPRESSION: expr}, [IOC_EXPRESSION, "==", True]
 
 

@@ -11,6 +11,8 @@ import threading
 import numpy as np
 import pandas as pd
 
+from ..addresses import canonical
+from ..errors import InputError
 from ..iocs import alert_iocs, host_iocs
 from . import grid as grids
 from . import views
@@ -65,12 +67,16 @@ class IocControl:
 
     def filter_ip(self, ip: str) -> None:
         """Filter the alerts grid to alerts from or to ``ip`` (keeps other grid filters)."""
+        try:
+            expressions, clause = grids.ip_filter(ip)
+        except InputError as exc:
+            self.show_error(exc, self.ioc_panel)
+            return
         if self.grid is None:
             return
-        expressions, clause = grids.ip_filter(ip)
         kept = [f for f in self.grid.filter if not (f and f[0] == grids.IOC_EXPRESSION)]
         current = self.grid.expressions if isinstance(self.grid.expressions, dict) else {}
-        self.ioc_panel.ip_filter = ip
+        self.ioc_panel.ip_filter = canonical(ip)
         self.grid.expressions = {**current, **expressions}
         self.grid.filter = [*kept, clause]
 
