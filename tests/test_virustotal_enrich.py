@@ -348,6 +348,9 @@ def test_unreadable_key_file_is_one_clear_error(make_enricher, monkeypatch, tmp_
     enricher = make_enricher(api_key_file=str(tmp_path / "missing.key"))
     with pytest.raises(InputError, match="key file .* cannot be read"):
         enricher.enrich(["8.8.8.8"])
+    # the status (the server's GET /status) reports it instead of failing
+    status = enricher.status()
+    assert status["mode"] == "offline" and "cannot be read" in status["key_problem"]
 
 
 def test_reports_with_numbers_out_of_range_enrich_with_nulls(make_enricher, tmp_path) -> None:

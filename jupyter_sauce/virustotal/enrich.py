@@ -83,14 +83,25 @@ class Enricher:
 
     @property
     def mode(self) -> str:
-        """``live`` when an API key is configured, else ``offline``."""
-        return "live" if self.config.resolved_api_key() else "offline"
+        """``live`` when an API key is configured (and readable), else ``offline``."""
+        return (
+            "live" if self._key_problem() is None and self.config.resolved_api_key() else "offline"
+        )
+
+    def _key_problem(self) -> str | None:
+        """Why the configured key cannot be used (e.g. its file is unreadable), or None."""
+        try:
+            self.config.resolved_api_key()
+        except InputError as exc:
+            return exc.message
+        return None
 
     def status(self) -> dict[str, Any]:
-        """Mode, today's quota use and limits, directories. Never the key."""
+        """Mode, today's quota use and limits, directories, a key problem. Never the key."""
         used = self._usage.used_today()
         return {
             "mode": self.mode,
+            "key_problem": self._key_problem(),
             "host": self.config.host,
             "reports_dir": str(self.reports_dir),
             "cache_dir": str(self.cache_dir),
@@ -149,6 +160,9 @@ class Enricher:
         self, ips: Iterable[str], progress: ProgressCallback | None, cancel: threading.Event | None
     ) -> EnrichResult:
         result = EnrichResult(frame=rows_to_frame([]), mode=self.mode)
+        problem = self._key_problem()
+        if problem is not None:  # a key was configured but cannot be used: say so, stop
+            raise InputError(problem)
         if self.mode == "offline":
             result.notices.append(NO_KEY_NOTICE)
         self._cache.refresh()
@@ -184,6 +198,7 @@ class Enricher:
         self._report(progress, total - len(pending), total, pending)
         if pending and self.mode == "offline":
             result.notices.append(f"{len(pending)} address(es) have no offline report.")
+            self._report(progress, total, total, [])  # nothing more to wait for
         elif pending:
             self._live(pending, rows, result, progress, cancel, total)
         for directory in (self._cache, self._offline):
