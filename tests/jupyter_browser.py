@@ -1,4 +1,4 @@
-"""A real JupyterLab in temp dirs, driven by Playwright + Debian's Chromium.
+"""A real JupyterLab, Notebook 7 or Voila in temp dirs, driven by Playwright + Chromium.
 
 Used by the browser tests (``tests/test_browser_*.py``) and ``benchmarks/bench_widget.py``.
 Everything it starts is stopped: the server by its process group, then any process
@@ -15,10 +15,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.error import URLError
+from urllib.error import HTTPError, URLError
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -58,17 +59,36 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
 
 
 class Lab:
-    """A running ``jupyter lab`` (or ``jupyter notebook``) with private dirs under ``base``."""
+    """A running Jupyter front end with private dirs under ``base``.
 
-    def __init__(self, base: Path, sauce_config: dict[str, Any], app: str = "lab") -> None:
+    ``app``: ``lab`` (``jupyter lab``), ``notebook`` (Notebook 7), ``voila`` (``voila
+    NOTEBOOK``, which must exist in ``work`` before :meth:`start`) or ``sauce-lab`` (the
+    README's ``jupyter sauce lab FOLDER``, writing the demo notebook into ``work``).
+    ``server_config`` is written as ``jupyter_server_config.json`` in the config dir.
+    """
+
+    def __init__(
+        self,
+        base: Path,
+        sauce_config: dict[str, Any],
+        app: str = "lab",
+        *,
+        server_config: dict[str, Any] | None = None,
+        notebook: str | None = None,
+    ) -> None:
+        if app not in ("lab", "notebook", "voila", "sauce-lab"):
+            raise ValueError(f"unknown app {app!r}")
         self.base = base
         self.app = app
+        self.notebook = notebook
         self.home = base / "home"
         self.config_dir = base / "config"
         self.work = base / "work"
         for d in (self.home, self.config_dir, self.work, base / "data", base / "runtime"):
             d.mkdir(parents=True, exist_ok=True)
         (self.config_dir / "jupyter_sauce_config.json").write_text(json.dumps(sauce_config))
+        if server_config is not None:
+            (self.config_dir / "jupyter_server_config.json").write_text(json.dumps(server_config))
         labconfig = self.config_dir / "labconfig"
         labconfig.mkdir(exist_ok=True)
         (labconfig / "page_config.json").write_text(
@@ -92,42 +112,75 @@ class Lab:
         self.proc: subprocess.Popen | None = None
         self.log = base / f"{app}.log"
 
-    def start(self, timeout: float = 60.0) -> Lab:
-        cmd = [
-            str(VENV_BIN / "jupyter"), self.app, "--no-browser", f"--port={self.port}",
-            "--ip=127.0.0.1", f"--ServerApp.token={self.token}", "--allow-root",
-            f"--ServerApp.root_dir={self.work}", "--LabApp.expose_app_in_browser=True",
-            "--LabApp.news_url=None",
+    def command(self) -> list[str]:
+        """The command line that starts this front end."""
+        if self.app == "voila":
+            return [
+                str(VENV_BIN / "voila"), str(self.notebook), "--no-browser",
+                f"--port={self.port}", "--Voila.ip=127.0.0.1", f"--token={self.token}",
+            ]  # fmt: skip
+        server = [
+            "--no-browser", f"--port={self.port}", "--ip=127.0.0.1", "--allow-root",
+            f"--ServerApp.token={self.token}", f"--ServerApp.root_dir={self.work}",
         ]  # fmt: skip
         if self.app == "notebook":
-            cmd.remove("--LabApp.expose_app_in_browser=True")
-            cmd.remove("--LabApp.news_url=None")
+            return [str(VENV_BIN / "jupyter"), "notebook", *server, "--expose-app-in-browser"]
+        lab = [*server, "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None"]
+        if self.app == "sauce-lab":
+            return [str(VENV_BIN / "jupyter"), "sauce", "lab", str(self.work), *lab]
+        return [str(VENV_BIN / "jupyter"), "lab", *lab]
+
+    def start(self, timeout: float = 60.0) -> Lab:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                cmd, cwd=self.work, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                self.command(), cwd=self.work, env=self.env, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
+        # Voila renders (and starts a kernel for) any path but its own static files
+        probe = "/voila/static/voila.js" if self.app == "voila" else "/api/status"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyter {self.app} exited: {self.log.read_text()[-2000:]}")
+                raise RuntimeError(f"{self.app} exited: {self.log.read_text()[-2000:]}")
             try:
-                with urllib.request.urlopen(f"{self.url}/api/status?token={self.token}", timeout=2):
+                with urllib.request.urlopen(f"{self.url}{probe}?token={self.token}", timeout=2):
                     return self
+            except HTTPError:
+                return self  # the server answered
             except (URLError, ConnectionError, TimeoutError):
                 time.sleep(0.3)
-        raise RuntimeError(f"jupyter {self.app} did not answer in {timeout} s")
+        raise RuntimeError(f"{self.app} did not answer in {timeout} s")
+
+    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """A request to the server's REST API (``path`` under the base URL): status, JSON."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            f"{self.url}/{path}", data=data, method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, text = response.status, response.read()
+        except HTTPError as exc:
+            status, text = exc.code, exc.read()
+        try:
+            return status, json.loads(text) if text else None
+        except ValueError:
+            return status, text.decode(errors="replace")
 
     def stop(self) -> None:
         """Shut the server down (kernels first), then kill anything left that is ours."""
         if self.proc is not None and self.proc.poll() is None:
-            request = urllib.request.Request(
-                f"{self.url}/api/shutdown?token={self.token}", method="POST", data=b""
-            )
             try:
-                urllib.request.urlopen(request, timeout=10).close()
+                if self.app == "voila":  # no shutdown API: SIGTERM stops its kernels, then it
+                    os.killpg(self.proc.pid, signal.SIGTERM)
+                else:
+                    request = urllib.request.Request(
+                        f"{self.url}/api/shutdown?token={self.token}", method="POST", data=b""
+                    )
+                    urllib.request.urlopen(request, timeout=10).close()
                 self.proc.wait(timeout=30)
-            except (URLError, ConnectionError, TimeoutError, subprocess.TimeoutExpired):
+            except (OSError, URLError, ConnectionError, TimeoutError, subprocess.TimeoutExpired):
                 pass  # the kill below handles a server that did not stop on request
             if self.proc.poll() is None:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -140,8 +193,9 @@ class Lab:
             except ProcessLookupError:
                 continue
 
-    def leftover_pids(self) -> list[int]:
-        """Processes whose environment carries this lab's private HOME (kernels, Suricata)."""
+    def leftover_pids(self, program: str | None = None) -> list[int]:
+        """Processes whose environment carries this lab's private HOME (kernels, Suricata);
+        with ``program``, only those running that executable (e.g. ``suricata``)."""
         marker = f"HOME={self.home}".encode()
         found = []
         for entry in Path("/proc").iterdir():
@@ -149,22 +203,37 @@ class Lab:
                 continue
             try:
                 environ = (entry / "environ").read_bytes()
+                argv0 = (entry / "cmdline").read_bytes().split(b"\0")[0]
             except OSError:
+                continue
+            if program is not None and Path(argv0.decode(errors="replace")).name != program:
                 continue
             if marker in environ.split(b"\0"):
                 found.append(int(entry.name))
         return found
 
     def notebook_url(self, name: str) -> str:
+        if self.app == "voila":
+            return f"{self.url}/?token={self.token}"
         if self.app == "notebook":
             return f"{self.url}/notebooks/{name}?token={self.token}"
         return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
 
 
 @contextmanager
-def running_lab(base: Path, sauce_config: dict[str, Any], app: str = "lab"):
-    lab = Lab(base, sauce_config, app)
+def running_lab(
+    base: Path,
+    sauce_config: dict[str, Any],
+    app: str = "lab",
+    *,
+    prepare: Callable[[Path], Any] | None = None,
+    **options: Any,
+):
+    """A started :class:`Lab`, stopped on exit; ``prepare(work)`` runs before the start."""
+    lab = Lab(base, sauce_config, app, **options)
     try:
+        if prepare is not None:
+            prepare(lab.work)
         yield lab.start()
     finally:
         lab.stop()
@@ -183,9 +252,8 @@ def chromium():
             browser.close()
 
 
-def open_and_run(page, lab: Lab, name: str, timeout_ms: int = 120_000) -> None:
-    """Open a notebook in JupyterLab, wait for its kernel, run all cells."""
-    page.goto(lab.notebook_url(name))
+def wait_for_kernel(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the current notebook (JupyterLab or Notebook 7) has an idle kernel."""
     page.wait_for_selector(".jp-Notebook", timeout=timeout_ms)
     page.wait_for_function(
         """() => {
@@ -196,7 +264,25 @@ def open_and_run(page, lab: Lab, name: str, timeout_ms: int = 120_000) -> None:
         }""",
         timeout=timeout_ms,
     )
+
+
+def open_and_run(page, lab: Lab, name: str, timeout_ms: int = 120_000) -> None:
+    """Open a notebook (JupyterLab or Notebook 7), wait for its kernel, run all cells."""
+    page.goto(lab.notebook_url(name))
+    wait_for_kernel(page, timeout_ms)
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def run_cell(page, index: int) -> None:
+    """Run one cell of the current notebook (without waiting for it to finish)."""
+    page.evaluate(
+        """i => {
+            const nb = window.jupyterapp.shell.currentWidget.content;
+            nb.activeCellIndex = i;
+            window.jupyterapp.commands.execute('notebook:run-cell');
+        }""",
+        index,
+    )
 
 
 def shot(page, name: str) -> Path:
