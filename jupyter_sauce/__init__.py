@@ -8,6 +8,8 @@ extract IP addresses. Front ends: ``jupyter sauce`` (cli), ``%load_ext jupyter_s
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .config import RulesConfig, StoreConfig, SuricataConfig, VirusTotalConfig, load_config
 from .engine import Progress
 from .errors import (
@@ -23,6 +25,11 @@ from .errors import (
 from .iocs import alert_iocs, host_iocs
 from .networks import RangeFilter, Ranges, parse_ranges
 from .pipeline import Case, Sauce
+
+try:
+    __version__ = version("jupyter_sauce")
+except PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "0.0.0"
 
 __all__ = [
     "CaptureError",

@@ -112,7 +112,8 @@ def describe_content(head: bytes) -> str:
     return "a text file"
 
 
-def _check_path(path: Path) -> None:
+def check_capture_path(path: Path) -> None:
+    """CaptureError unless ``path`` is an existing, readable regular file."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -133,7 +134,7 @@ def _check_path(path: Path) -> None:
 def inspect_capture(path: str | os.PathLike) -> CaptureInfo:
     """Identify and hash a capture; raise CaptureError when it is not one Suricata can read."""
     p = Path(path)
-    _check_path(p)
+    check_capture_path(p)
     try:
         with p.open("rb") as fh:
             size = os.fstat(fh.fileno()).st_size

@@ -17,13 +17,15 @@ from pathlib import Path
 import pandas as pd
 from traitlets.config import Config
 
+from .capture import check_capture_path
 from .config import load_config
 from .engine import Progress
-from .errors import InputError, SauceError
+from .errors import CredentialsError, InputError, SauceError
 from .iocs import alert_iocs, host_iocs
-from .networks import RangeFilter
+from .networks import RangeFilter, parse_ranges
 from .pipeline import Case, Sauce
 from .report import alert_groups, ioc_table, write_outputs
+from .userpaths import expand_user
 from .virustotal import EnrichProgress
 
 
@@ -172,21 +174,27 @@ def _emit(
     out = sys.stdout
     docs = []
     folders = out_dirs(Path(args.out), [p for p, _ in cases]) if args.out else []
+    rejected: CredentialsError | None = None
     for n, (given, case) in enumerate(cases):
         alerts = flt.apply(case.alerts)
         iocs = alert_iocs(alerts)
         if getattr(args, "hosts", False):
             iocs = host_iocs(flt.apply(case.flows))
-        intel = None
-        if args.vt and len(iocs):
+        intel, vt_note = None, []
+        if args.vt and len(iocs) and rejected is None:
             printer = ProgressPrinter("VirusTotal")
             try:
                 intel = sauce.enrich(list(iocs["ip"]), progress=printer)
+            except CredentialsError as exc:  # show the analysis all the same, then fail
+                rejected = exc
             finally:
                 printer.close()
+        if rejected is not None and args.vt:
+            vt_note = [f"{rejected.message} IoCs are shown without VirusTotal."]
         table = ioc_table(iocs, intel.frame if intel is not None else None)
         groups = alert_groups(alerts)
         notes = case.notices + case.warnings + (intel.notices if intel is not None else [])
+        notes += vt_note
         if args.out:
             write_outputs(folders[n], alerts, flt.apply(case.flows), table)
         if args.format == "json":
@@ -216,6 +224,8 @@ def _emit(
     if args.format == "json":
         json.dump(docs, out, indent=1, default=str)
         out.write("\n")
+    if rejected is not None:
+        raise rejected
 
 
 TABLE_IOC_COLUMNS = (
@@ -330,6 +340,18 @@ def _unexpected(exc: Exception) -> str:
     )
 
 
+def _check_analyze_args(args: argparse.Namespace) -> None:
+    """Refuse bad paths before Suricata runs on the first capture."""
+    for capture in args.captures:
+        check_capture_path(expand_user(capture))
+    if args.out is not None and not args.out.strip():
+        raise InputError("--out needs a folder name.")
+    if args.reports:
+        reports = expand_user(args.reports)
+        if reports.exists() and not reports.is_dir():
+            raise InputError(f"The reports folder {args.reports!r} given with --reports is not a directory.")
+
+
 def _main(args: argparse.Namespace) -> int:
     if args.command == "analyze":
         flt = RangeFilter.from_strings(
@@ -340,9 +362,19 @@ def _main(args: argparse.Namespace) -> int:
         )
         for note in flt.notes:
             print(f"jupyter sauce: note: {note}", file=sys.stderr)
+        _check_analyze_args(args)
         with Sauce(_config(args)) as sauce:
+            if args.home_net:
+                sauce.home_net(args.home_net)  # a bad one is named as HOME_NET
+                for note in parse_ranges(args.home_net).notes:
+                    print(f"jupyter sauce: note: --home-net: {note}", file=sys.stderr)
             if args.vt:
-                sauce.enricher  # noqa: B018 - checks --reports before any analysis
+                enricher = sauce.enricher  # checks the reports folder before any analysis
+                if args.reports and enricher.mode == "offline" and not enricher.reports_dir.exists():
+                    raise InputError(  # with a key, live answers would fill it
+                        f"The reports folder {args.reports!r} given with --reports does not "
+                        "exist, and without a VirusTotal key there is nothing to read or save."
+                    )
             cases = _analyse_many(sauce, args.captures, args)
             _emit(sauce, cases, flt, args)
         return 0

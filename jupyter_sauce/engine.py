@@ -139,7 +139,8 @@ def check_capture_opened(log_text: str, capture: Path) -> None:
     if _READER_FAILED not in log_text:
         return
     reasons = [m.group(1) for m in _PCAP_ERROR.finditer(log_text) if _READER_FAILED not in m[0]]
-    why = f": {reasons[0].strip().rstrip('.')}" if reasons else ""
+    reason = re.sub(r"\.?\s*pcap_next_ex\(\): -?\d+\.?$", "", reasons[0].strip()) if reasons else ""
+    why = f": {reason.rstrip('.')}" if reason else ""
     raise CaptureError(f"Suricata cannot open the capture {capture.name!r}{why}.")
 
 

@@ -153,6 +153,8 @@ class CaseStore:
             rec = json.loads(self._hash_record(path).read_text())
         except (OSError, ValueError):
             return None
+        if not isinstance(rec, dict):  # damaged: only a cache, the capture is hashed again
+            return None
         if rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
             return rec.get("sha256")
         return None

@@ -282,3 +282,72 @@ def test_out_is_named_after_the_captures_given_and_never_overwrites(tmp_path: Pa
     assert len(flows) and not flows["src_ip"].str.startswith("10.42.").any()
     table = cli(tmp_path, "analyze", str(renamed), "--rules", "starter", "--no-vt")
     assert table.stdout.startswith("== renamed.pcap  (")
+
+
+def test_bad_paths_are_refused_before_suricata_runs(tmp_path: Path) -> None:
+    """Bug: ``analyze good.pcap missing.pcap`` analysed the first, then exited 2 with
+    nothing printed; ``--out ''`` and a missing ``--reports`` folder went unnoticed."""
+    good = demo(tmp_path / "good.pcap")
+    for extra, message in (
+        ([str(good), str(tmp_path / "missing.pcap")], "missing.pcap' does not exist"),
+        ([str(good), "--out", ""], "--out needs a folder name"),
+        ([str(good), "--reports", str(tmp_path / "nope")], "without a VirusTotal key there is"),
+        ([str(good), "--reports", str(good)], "given with --reports is not a directory"),
+    ):
+        r = cli(tmp_path, "analyze", "--rules", "starter", *extra)
+        assert r.returncode == 2, r.stderr
+        assert message in r.stderr
+        assert not list((tmp_path / "store" / "entries").glob("*"))  # nothing was run
+
+
+def test_home_net_host_bits_are_noted(tmp_path: Path) -> None:
+    r = cli(tmp_path, "analyze", str(demo(tmp_path / "d.pcap")), "--rules", "starter", "--no-vt",
+            "--home-net", "10.42.85.10/16")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "--home-net:" in r.stderr and "10.42.0.0/16" in r.stderr
+    assert "HOME_NET: 10.42.0.0/16" in r.stdout
+
+
+def test_a_rejected_key_still_shows_the_analysis(tmp_path: Path) -> None:
+    """Bug: a VirusTotal 401 dropped the whole output; now the alerts and IoCs are shown,
+    with the error, and the exit code says it failed."""
+    from vtserver import VTServer
+
+    with VTServer() as vt:
+        (tmp_path / "jcfg").mkdir()
+        (tmp_path / "jcfg" / "jupyter_sauce_config.json").write_text(
+            json.dumps({"VirusTotalConfig": {"host": vt.url, "requests_per_minute": 0}})
+        )
+        r = cli(tmp_path, "analyze", str(demo(tmp_path / "d.pcap")), "--rules", "starter",
+                env={"VT_API_KEY": "not-the-right-key-42"})  # fmt: skip
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "SAUCE SCAN Nmap Scripting Engine or Nmap User-Agent" in r.stdout
+    assert "IoCs are shown without VirusTotal" in r.stdout
+    assert "194.61.24.102" in r.stdout
+    assert "not-the-right-key-42" not in r.stdout + r.stderr
+
+
+def test_teachers_reports_folder_is_created_and_filled_by_live_answers(tmp_path: Path) -> None:
+    """The README's class set-up: ``--reports`` names a folder that does not exist yet; with
+    a key, the live answers are saved there as offline reports for the students."""
+    from vtserver import TEST_API_KEY, VTServer
+
+    report = {"data": {"type": "ip_address", "id": "194.61.24.102", "attributes": {
+        "last_analysis_stats": {"malicious": 7}, "as_owner": "Example AS"}}}  # fmt: skip
+    reports = tmp_path / "class" / "vt-reports"
+    with VTServer({"194.61.24.102": report}) as vt:
+        (tmp_path / "jcfg").mkdir()
+        (tmp_path / "jcfg" / "jupyter_sauce_config.json").write_text(
+            json.dumps({"VirusTotalConfig": {"host": vt.url, "requests_per_minute": 0}})
+        )
+        r = cli(tmp_path, "analyze", str(demo(tmp_path / "d.pcap")), "--rules", "starter",
+                "--reports", str(reports), env={"VT_API_KEY": TEST_API_KEY})  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    saved = json.loads((reports / "194.61.24.102.json").read_text())
+    assert saved["data"]["attributes"]["last_analysis_stats"]["malicious"] == 7
+    # a student with no key reads it offline
+    again = cli(tmp_path, "analyze", str(tmp_path / "d.pcap"), "--rules", "starter",
+                "--reports", str(reports), "--format", "json")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    row = next(i for i in json.loads(again.stdout)[0]["iocs"] if i["ip"] == "194.61.24.102")
+    assert row["malicious"] == 7 and row["source"] in ("offline", "cache")

@@ -350,3 +350,17 @@ def test_bad_configuration_is_one_sentence(tmp_path: Path, files: dict, message:
     assert message in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and "unexpected" not in r.stderr
     assert "987654321" not in r.stdout + r.stderr
+
+
+def test_suricatas_refusal_is_one_sentence_without_libpcap_internals(tmp_path: Path) -> None:
+    from jupyter_sauce.engine import check_capture_opened
+
+    log = (
+        "[123] Error: pcap: failed to get first packet timestamp. pcap_next_ex(): -1\n"
+        "[123] Error: pcap: pcap file reader thread failed to initialize\n"
+    )
+    with pytest.raises(CaptureError) as err:
+        check_capture_opened(log, tmp_path / "cut.pcap")
+    assert err.value.message == (
+        "Suricata cannot open the capture 'cut.pcap': failed to get first packet timestamp."
+    )
