@@ -349,7 +349,9 @@ def _check_analyze_args(args: argparse.Namespace) -> None:
     if args.reports:
         reports = expand_user(args.reports)
         if reports.exists() and not reports.is_dir():
-            raise InputError(f"The reports folder {args.reports!r} given with --reports is not a directory.")
+            raise InputError(
+                f"The reports folder {args.reports!r} given with --reports is not a directory."
+            )
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -370,7 +372,11 @@ def _main(args: argparse.Namespace) -> int:
                     print(f"jupyter sauce: note: --home-net: {note}", file=sys.stderr)
             if args.vt:
                 enricher = sauce.enricher  # checks the reports folder before any analysis
-                if args.reports and enricher.mode == "offline" and not enricher.reports_dir.exists():
+                if (
+                    args.reports
+                    and enricher.mode == "offline"
+                    and not enricher.reports_dir.exists()
+                ):
                     raise InputError(  # with a key, live answers would fill it
                         f"The reports folder {args.reports!r} given with --reports does not "
                         "exist, and without a VirusTotal key there is nothing to read or save."

@@ -432,7 +432,7 @@ def test_ip_filter_accepts_addresses_only() -> None:
     assert expressions == {grids.IOC_EXPRESSION: (
         "\"Source IP\" == '2001:db8::1' or \"Destination IP\" == '2001:db8::1'")}  # fmt: skip
     assert clause == [grids.IOC_EXPRESSION, "==", True]
-    for bad in ("10.0.0.1' or 'x", "10.0.0.1\" or true or \"", "10.0.0.0/8", "", None):
+    for bad in ("10.0.0.1' or 'x", '10.0.0.1" or true or "', "10.0.0.0/8", "", None):
         with pytest.raises(InputError, match="is not an IP address, so the alerts cannot be"):
             grids.ip_filter(bad)
 
