@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -317,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("jupyter sauce: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        return 141  # 128 + SIGPIPE
     except Exception as exc:  # the boundary: anything unforeseen is one sentence, exit 1
         if args.debug:
             raise
@@ -372,6 +376,9 @@ def _main(args: argparse.Namespace) -> int:
                     print(f"jupyter sauce: note: --home-net: {note}", file=sys.stderr)
             if args.vt:
                 enricher = sauce.enricher  # checks the reports folder before any analysis
+                problem = enricher.key_problem()
+                if problem is not None:  # before Suricata runs, not after
+                    raise InputError(f"{problem} Fix it, or analyse with --no-vt.")
                 if (
                     args.reports
                     and enricher.mode == "offline"

@@ -12,6 +12,7 @@ import re
 import shutil
 import stat
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -242,51 +243,70 @@ def _local_sids(path: Path) -> set[bytes]:
 
 
 def update_rules(data_dir: str, local: str | None = None, suricata: str = "suricata") -> dict:
-    """Run suricata-update (ET Open, or only ``local`` rules offline) and check what it produced."""
+    """Run suricata-update (ET Open, or only ``local`` rules offline) and check what it produced.
+
+    suricata-update writes into a fresh folder; only a result that passes the checks
+    replaces the installed ``rules/suricata.rules`` (atomically), so a failed or empty
+    update leaves the rules analyses use as they were.
+    """
     exe = shutil.which("suricata-update")
     if exe is None:
         raise EngineError(
             "suricata-update is not installed; it comes with Suricata 7 (see the README)."
         )
-    out_dir = Path(data_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / "rules" / "suricata.rules"
-    before = target.stat().st_mtime_ns if target.exists() else None
     from .engine import find_suricata
 
     binary = find_suricata(suricata)
     local_sids = _local_sids(Path(local)) if local else set()
-    args = [exe, "--data-dir", str(out_dir), "--no-test", "--no-reload", "--suricata", binary]
+    out_dir = Path(data_dir)
+    target = out_dir / "rules" / "suricata.rules"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".update-", dir=target.parent))
+    except OSError as exc:
+        raise RulesError(
+            f"The rules folder {str(target.parent)!r} cannot be written: {exc.strerror or exc}."
+        ) from exc
+    try:
+        result = _run_update(exe, binary, out_dir, work, local, local_sids)
+        old = target.read_bytes() if target.is_file() else None
+        data = (work / "suricata.rules").read_bytes()
+        os.replace(work / "suricata.rules", target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {**result, "rules_file": str(target), "changed": old != data}
+
+
+def _run_update(
+    exe: str, binary: str, data_dir: Path, output: Path, local: str | None, local_sids: set
+) -> dict:
+    """suricata-update into ``output``; RulesError/EngineError unless it holds what was asked."""
+    args = [exe, "--data-dir", str(data_dir), "--output", str(output), "--no-test",
+            "--no-reload", "--suricata", binary]  # fmt: skip
     if local:
         args += ["--local", str(Path(local).resolve()), "--url", "file:///dev/null"]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=900, check=False)
     tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
     if proc.returncode != 0:
         raise EngineError(f"suricata-update failed with exit code {proc.returncode}.", tail)
-    data = target.read_bytes() if target.is_file() else b""
+    produced = output / "suricata.rules"
+    data = produced.read_bytes() if produced.is_file() else b""
     count = len(_RULE_LINE.findall(data))
     et_count = len(_ET_SID.findall(data))
-    changed = target.exists() and target.stat().st_mtime_ns != before
     if not local and et_count == 0:
-        raise RulesError(
-            "suricata-update fetched no ET Open rules (no internet?); analyses keep using "
-            "the starter rules or the rules you name with --rules.",
+        raise EngineError(
+            "suricata-update fetched no ET Open rules (no internet?); nothing was installed "
+            "and analyses keep the rules they had.",
             tail,
         )
     if count == 0:
-        raise RulesError("suricata-update produced no rules.", tail)
+        raise RulesError("suricata-update produced no rules; nothing was installed.", tail)
     missing = sorted(local_sids - set(_SID.findall(data)))
     if missing:
         raise RulesError(
             f"{len(missing)} of the {len(local_sids)} rules in {local!r} are not in "
-            f"suricata-update's output (first: sid {missing[0].decode()}); see its log.",
+            f"suricata-update's output (first: sid {missing[0].decode()}); nothing was "
+            "installed, see its log below.",
             tail,
         )
-    return {
-        "rules_file": str(target),
-        "rules": count,
-        "local_rules": len(local_sids),
-        "et_open_rules": et_count,
-        "changed": bool(changed),
-        "log": tail,
-    }
+    return {"rules": count, "local_rules": len(local_sids), "et_open_rules": et_count, "log": tail}

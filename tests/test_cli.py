@@ -206,8 +206,36 @@ def test_rules_update_offline_says_nothing_was_fetched(tmp_path: Path) -> None:
         json.dumps({"RulesConfig": {"data_dir": str(tmp_path / "su")}})
     )
     r = cli(tmp_path, "rules", "update")  # this machine has no internet: nothing is fetched
-    assert r.returncode == 2, (r.stdout, r.stderr)
-    assert "fetched no ET Open rules" in r.stderr
+    assert r.returncode == 1, (r.stdout, r.stderr)  # a failure, not bad input
+    assert "fetched no ET Open rules" in r.stderr and "nothing was installed" in r.stderr
+    # Bug: Suricata's own protocol-event rules were installed anyway and became the
+    # default ruleset, so the demo capture analysed with the defaults showed no alerts.
+    assert not (tmp_path / "su" / "rules" / "suricata.rules").exists()
+    assert cli(tmp_path, "rules", "show").stdout.startswith("Default ruleset: starter")
+
+
+def test_failed_rules_update_keeps_the_installed_rules(tmp_path: Path) -> None:
+    """Bug: a failed update (offline, or local rules suricata-update dropped) overwrote the
+    rules installed before."""
+    if shutil.which("suricata-update") is None:
+        pytest.skip("suricata-update is not installed")
+    good = write(tmp_path / "good.rules",
+                 b'alert http any any -> any any (msg:"kept"; sid:9100002; rev:1;)\n')  # fmt: skip
+    (tmp_path / "jcfg").mkdir()
+    (tmp_path / "jcfg" / "jupyter_sauce_config.json").write_text(
+        json.dumps({"RulesConfig": {"data_dir": str(tmp_path / "su")}})
+    )
+    assert cli(tmp_path, "rules", "update", "--local", str(good)).returncode == 0
+    installed = tmp_path / "su" / "rules" / "suricata.rules"
+    before = installed.read_bytes()
+    # a rule suricata-update drops (no closing parenthesis), then the offline fetch
+    bad = write(tmp_path / "bad.rules",
+                b'alert http any any -> any any (msg:"bad"; sid:9100003; rev:1;\n')  # fmt: skip
+    for args in (("--local", str(bad)), ()):
+        r = cli(tmp_path, "rules", "update", *args)
+        assert r.returncode in (1, 2) and "nothing was installed" in r.stderr, r.stderr
+        assert installed.read_bytes() == before
+    assert [p.name for p in installed.parent.iterdir()] == ["suricata.rules"]  # no leftovers
 
 
 @needs_corpus

@@ -85,10 +85,10 @@ class Enricher:
     def mode(self) -> str:
         """``live`` when an API key is configured (and readable), else ``offline``."""
         return (
-            "live" if self._key_problem() is None and self.config.resolved_api_key() else "offline"
+            "live" if self.key_problem() is None and self.config.resolved_api_key() else "offline"
         )
 
-    def _key_problem(self) -> str | None:
+    def key_problem(self) -> str | None:
         """Why the configured key cannot be used (e.g. its file is unreadable), or None."""
         try:
             self.config.resolved_api_key()
@@ -101,7 +101,7 @@ class Enricher:
         used = self._usage.used_today()
         return {
             "mode": self.mode,
-            "key_problem": self._key_problem(),
+            "key_problem": self.key_problem(),
             "host": self.config.host,
             "reports_dir": str(self.reports_dir),
             "cache_dir": str(self.cache_dir),
@@ -160,7 +160,7 @@ class Enricher:
         self, ips: Iterable[str], progress: ProgressCallback | None, cancel: threading.Event | None
     ) -> EnrichResult:
         result = EnrichResult(frame=rows_to_frame([]), mode=self.mode)
-        problem = self._key_problem()
+        problem = self.key_problem()
         if problem is not None:  # a key was configured but cannot be used: say so, stop
             raise InputError(problem)
         if self.mode == "offline":
