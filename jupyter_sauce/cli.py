@@ -163,7 +163,7 @@ def out_dirs(out: Path, given: list[Path]) -> list[Path]:
     seen: dict[str, int] = {}
     dirs = []
     for path in given:
-        stem = path.stem or "capture"
+        stem = path.stem.strip(". ") or "capture"  # never '.' or '..' (outside ``out``)
         seen[stem] = seen.get(stem, 0) + 1
         dirs.append(out / (stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"))
     return dirs
@@ -350,6 +350,8 @@ def _check_analyze_args(args: argparse.Namespace) -> None:
         check_capture_path(expand_user(capture))
     if args.out is not None and not args.out.strip():
         raise InputError("--out needs a folder name.")
+    if args.out and expand_user(args.out).exists() and not expand_user(args.out).is_dir():
+        raise InputError(f"--out names a file, {args.out!r}; give a folder.")
     if args.reports:
         reports = expand_user(args.reports)
         if reports.exists() and not reports.is_dir():
@@ -388,6 +390,8 @@ def _main(args: argparse.Namespace) -> int:
                         f"The reports folder {args.reports!r} given with --reports does not "
                         "exist, and without a VirusTotal key there is nothing to read or save."
                     )
+            for capture in args.captures:  # a bad capture is named before any analysis
+                sauce.inspect(expand_user(capture))
             cases = _analyse_many(sauce, args.captures, args)
             _emit(sauce, cases, flt, args)
         return 0

@@ -11,6 +11,8 @@ import os
 import platform
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -117,6 +119,7 @@ class Sauce:
         self._warm_lock = threading.Lock()
         self._enricher = None
         self.engine_notes: list[str] = []
+        self._inspected: dict[tuple, CaptureInfo] = {}  # (path, inode, size, mtime) -> info
 
     # --- inputs -----------------------------------------------------------------------
     def ruleset(self, spec: str | None = None) -> rules.Ruleset:
@@ -145,13 +148,26 @@ class Sauce:
         return cidrs
 
     def inspect(self, capture: str | os.PathLike) -> CaptureInfo:
-        info = inspect_capture(capture)
+        """Identify, check and hash a capture (CaptureError if it is not one to analyse);
+        a file unchanged since this Sauce last looked is not read again."""
+        try:
+            st = os.stat(capture)
+            seen = (str(Path(capture).absolute()), st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError:
+            seen = None  # inspect_capture says what is wrong
+        info = self._inspected.get(seen) if seen else None
+        if info is None:
+            info = inspect_capture(capture)
         limit = self.suricata_config.max_capture_size
         if limit and info.size > limit:
             raise CaptureError(
                 f"{info.name!r} is {info.size} bytes, over the configured limit of {limit} bytes."
             )
         self.store.remember_sha256(Path(capture), info.sha256)
+        if seen is not None:
+            if len(self._inspected) >= 256:
+                self._inspected.clear()
+            self._inspected[seen] = info
         return info
 
     def _key(self, sha256: str, ruleset: rules.Ruleset, home_net: list[str]) -> str:
@@ -318,15 +334,19 @@ class Sauce:
         cfg = self.suricata_config
         if cfg.warm:
             try:
-                engine = self._warm_engine(binary, ruleset, nets)
-                return engine.analyze(
-                    path, info.size, work, progress=progress, cancel=cancel, timeout=cfg.timeout
+                with self._warm_engine(binary, ruleset, nets, progress, cancel) as engine:
+                    if engine is not None:
+                        return engine.analyze(
+                            path, info.size, work, progress=progress, cancel=cancel,
+                            timeout=cfg.timeout,
+                        )  # fmt: skip
+                notices.append(
+                    "The warm engine was busy with other rules or HOME_NET; Suricata ran cold."
                 )
             except EngineError as exc:
                 notices.append(
                     f"The warm engine failed ({exc.message}); Suricata ran cold instead."
                 )
-                self.stop_engine()
                 for item in work.iterdir():
                     item.unlink()
         return run_cold(
@@ -342,21 +362,49 @@ class Sauce:
             timeout=cfg.timeout,
         )
 
-    def _warm_engine(self, binary: str, ruleset: rules.Ruleset, nets: list[str]) -> WarmEngine:
+    @contextmanager
+    def _warm_engine(
+        self,
+        binary: str,
+        ruleset: rules.Ruleset,
+        nets: list[str],
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[WarmEngine | None]:
+        """The warm engine for these settings (started if need be), held for the caller:
+        an engine in use is never stopped for other settings, those get None instead."""
         key = (binary, ruleset.fingerprint, tuple(nets), self.suricata_config.runmode)
         with self._warm_lock:
-            if self._warm is not None and (self._warm.key != key or not self._warm.running):
-                self._warm.stop()
-                self._warm = None
-            if self._warm is None:
-                engine = WarmEngine(binary, ruleset, nets, self.suricata_config.runmode)
-                try:
-                    engine.start()
-                except BaseException:
-                    engine.stop()
-                    raise
-                self._warm = engine
-            return self._warm
+            current = self._warm
+            if current is not None and current.key != key and current.users:
+                engine = None
+            else:
+                if current is not None and (current.key != key or not current.running):
+                    current.stop()
+                    self._warm = None
+                if self._warm is None:
+                    started = WarmEngine(binary, ruleset, nets, self.suricata_config.runmode)
+                    try:
+                        started.start(progress=progress, cancel=cancel)
+                    except BaseException:
+                        started.stop()
+                        raise
+                    self._warm = started
+                engine = self._warm
+                engine.users += 1
+        try:
+            yield engine
+        except EngineError:  # a failing engine is not reused
+            if engine is not None:
+                with self._warm_lock:
+                    if self._warm is engine:
+                        self._warm = None
+                engine.stop()
+            raise
+        finally:
+            if engine is not None:
+                with self._warm_lock:
+                    engine.users -= 1
 
     def engine_state(self) -> dict:
         w = self._warm

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 from .engine import (
+    Progress,
     ProgressCallback,
     RunOutput,
     _run_warnings,
@@ -32,7 +34,7 @@ from .engine import (
     watch,
     write_config,
 )
-from .errors import EngineError
+from .errors import Cancelled, EngineError
 from .rules import Ruleset, parse_load_report
 from .store import pid_alive
 
@@ -45,11 +47,29 @@ _PREFIX = "sauce-warm-"
 
 
 def _sweep_stale_run_dirs() -> None:
-    """Remove warm-engine dirs left by processes that no longer exist (e.g. SIGKILLed)."""
+    """Remove warm-engine dirs left by processes that no longer exist (e.g. SIGKILLed),
+    and stop the Suricata each left running (it would otherwise live on, orphaned)."""
     for item in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
         pid = item.name[len(_PREFIX) :].split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            for orphan in _suricatas_using(item / "suricata.sock"):
+                with contextlib.suppress(ProcessLookupError):  # it may just have ended
+                    os.kill(orphan, signal.SIGKILL)
             shutil.rmtree(item, ignore_errors=True)
+
+
+def _suricatas_using(sock_path: Path) -> list[int]:
+    """Pids of processes started with ``--unix-socket=sock_path`` (an orphaned engine)."""
+    wanted = f"--unix-socket={sock_path}".encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if wanted in argv:
+            found.append(int(entry.name))
+    return found
 
 
 class SocketClient:
@@ -117,12 +137,22 @@ class WarmEngine:
         self._lock = threading.Lock()
         self._log_before = 0
         self._capture = Path()
+        #: analyses holding this engine (the pipeline never stops it for others meanwhile)
+        self.users = 0
 
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None and self.client is not None
 
-    def start(self, timeout: float = 300.0) -> None:
+    def start(
+        self,
+        timeout: float = 300.0,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        """Start Suricata and wait until its socket answers (the rules are loaded);
+        ``progress`` hears about the wait, ``cancel`` stops it (Cancelled)."""
         cfg = write_config(self.run_dir, self.ruleset, self.home_net, self.runmode)
         args = [self.binary, "-c", str(cfg), f"--unix-socket={self.sock_path}", "-k", "none"]
         args += ["-l", str(self.run_dir)]
@@ -134,7 +164,13 @@ class WarmEngine:
             )
         finally:
             err.close()
+        loading = f"Suricata is loading {self.ruleset.rule_count} rules"
         while time.monotonic() - t0 < timeout:
+            if cancel is not None and cancel.is_set():
+                self.stop()
+                raise Cancelled("The analysis was cancelled.")
+            if progress is not None:
+                progress(Progress("rules", 0, 0, loading, time.monotonic() - t0))
             if self.proc.poll() is not None:
                 raise EngineError(
                     f"Suricata in unix-socket mode exited with code {self.proc.returncode}.",
@@ -204,14 +240,16 @@ class WarmEngine:
             )
 
     def _idle(self) -> bool:
-        assert self.client is not None
-        if self.proc is None or self.proc.poll() is not None:
+        client, proc = self.client, self.proc
+        if client is None or proc is None:  # stop() from another thread (e.g. shutdown)
+            raise EngineError("The warm Suricata engine was stopped while reading the capture.")
+        if proc.poll() is not None:
             return True
         # Suricata 7's socket hangs after a file fails to open: look before asking it
         check_capture_opened(self._log()[self._log_before :], self._capture)
         try:
-            queued = self.client.command("pcap-file-number").get("message")
-            current = self.client.command("pcap-current").get("message")
+            queued = client.command("pcap-file-number").get("message")
+            current = client.command("pcap-current").get("message")
         except EngineError:  # the file may have failed while we asked: say so if it did
             check_capture_opened(self._log()[self._log_before :], self._capture)
             raise

@@ -321,6 +321,11 @@ def test_bad_paths_are_refused_before_suricata_runs(tmp_path: Path) -> None:
         ([str(good), "--out", ""], "--out needs a folder name"),
         ([str(good), "--reports", str(tmp_path / "nope")], "without a VirusTotal key there is"),
         ([str(good), "--reports", str(good)], "given with --reports is not a directory"),
+        (
+            [str(good), str(write(tmp_path / "notes.pcap", b"just text\n"))],
+            "'notes.pcap' is not a pcap or pcapng capture; it looks like a text file",
+        ),
+        ([str(good), "--out", str(good)], "--out names a file"),
     ):
         r = cli(tmp_path, "analyze", "--rules", "starter", *extra)
         assert r.returncode == 2, r.stderr
@@ -379,3 +384,52 @@ def test_teachers_reports_folder_is_created_and_filled_by_live_answers(tmp_path:
     assert again.returncode == 0, again.stderr
     row = next(i for i in json.loads(again.stdout)[0]["iocs"] if i["ip"] == "194.61.24.102")
     assert row["malicious"] == 7 and row["source"] in ("offline", "cache")
+
+
+def test_out_folders_stay_inside_out(tmp_path: Path) -> None:
+    """Bug: captures named '...pcap' and '..pcap' made the folders '..' and '.', so the
+    results overwrote files beside and in --out."""
+    from jupyter_sauce.cli import out_dirs
+
+    out = tmp_path / "out"
+    given = [Path("...pcap"), Path("..pcap"), Path(".pcap"), Path("a/.hidden.pcap"), Path("x.pcap")]
+    assert [d.relative_to(out).as_posix() for d in out_dirs(out, given)] == [
+        "capture", "capture-2", "pcap", "hidden", "x"]  # fmt: skip
+    precious = write(tmp_path / "alerts.csv", b"precious\n")
+    caps = [demo(tmp_path / "...pcap"), demo(tmp_path / "..pcap")]
+    r = cli(tmp_path, "analyze", "--rules", "starter", "--no-vt", "--out", str(out), "--",
+            *map(str, caps))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert precious.read_bytes() == b"precious\n"
+    assert sorted(p.name for p in out.iterdir()) == ["capture", "capture-2"]
+    assert (out / "capture" / "alerts.csv").is_file()
+
+
+def test_an_unusable_key_is_refused_before_suricata_runs(tmp_path: Path) -> None:
+    (tmp_path / "jcfg").mkdir()
+    (tmp_path / "jcfg" / "jupyter_sauce_config.json").write_text(
+        json.dumps({"VirusTotalConfig": {"api_key_file": str(tmp_path / "missing.key")}})
+    )
+    r = cli(tmp_path, "analyze", str(demo(tmp_path / "d.pcap")), "--rules", "starter")
+    assert r.returncode == 2, r.stderr
+    assert "missing.key' cannot be read" in r.stderr and "analyse with --no-vt" in r.stderr
+    assert not (tmp_path / "store" / "entries").exists() or not list(
+        (tmp_path / "store" / "entries").iterdir()
+    )  # Suricata never ran
+    assert cli(tmp_path, "analyze", str(tmp_path / "d.pcap"), "--rules", "starter",
+               "--no-vt").returncode == 0  # fmt: skip
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    cap = demo(tmp_path / "d.pcap")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_sauce.cli", "--store", str(tmp_path / "store"),
+         "analyze", str(cap), "--rules", "starter", "--no-vt"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+        env={**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg")},
+    )  # fmt: skip
+    assert proc.stdout.read(10)  # like ``| head -c 10``
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(120) == 141
+    assert "error" not in err and "Traceback" not in err, err

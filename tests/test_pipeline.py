@@ -93,10 +93,13 @@ def test_broken_warm_engine_falls_back_to_cold(sauce: Sauce, tmp_path: Path) -> 
     cap = demo(tmp_path / "demo.pcap")
     sauce.analyze(write(tmp_path / "x.pcap", pcap_bytes(http_records())))
     assert sauce.engine_state()["warm"]
-    os.kill(sauce._warm.proc.pid, signal.SIGKILL)
-    sauce._warm.proc.wait()
+    dead = sauce._warm.proc
+    os.kill(dead.pid, signal.SIGKILL)
+    dead.wait()
     case = sauce.analyze(cap)
-    assert case.manifest["engine"]["name"] in ("cold", "warm")
+    # the dead engine is noticed before use and a new one started
+    assert case.manifest["engine"]["name"] == "warm"
+    assert sauce._warm.proc.pid != dead.pid
     assert len(case.alerts) == 5
 
 
@@ -384,3 +387,103 @@ def test_a_ruleset_whose_rules_all_fail_is_a_warning_not_a_clean_run(tmp_path: P
         text = " ".join(case.warnings)
         assert "None of the 2 rule(s) of the ruleset loaded (first: a.rules line 1" in text, text
         assert case.alerts.empty
+
+
+def test_an_engine_in_use_is_not_stopped_for_other_settings(tmp_path: Path) -> None:
+    """Bug: a second analysis with another HOME_NET on the same Sauce (two widgets in one
+    kernel, or the server with max_concurrent_runs=2) stopped the warm engine under the
+    first one, which then failed with a bare AssertionError."""
+    import threading
+
+    cap = demo(tmp_path / "demo.pcap")
+    holding, release = threading.Event(), threading.Event()
+    results: dict = {}
+
+    def first_progress(p) -> None:
+        if p.phase == "suricata":  # inside the warm engine, reading the capture
+            holding.set()
+            assert release.wait(60)
+
+    def first() -> None:
+        results["first"] = s.analyze(cap, home_net="10.42.0.0/16", progress=first_progress)
+
+    with make_sauce(tmp_path / "s") as s:
+        thread = threading.Thread(target=first)
+        thread.start()
+        try:
+            assert holding.wait(60)
+            second = s.analyze(cap, home_net="10.0.0.0/8")  # meanwhile, other settings
+        finally:
+            release.set()
+            thread.join(60)
+        assert second.manifest["engine"]["name"] == "cold"
+        assert "The warm engine was busy with other rules or HOME_NET" in second.notices[0]
+        case = results["first"]
+        assert case.manifest["engine"]["name"] == "warm" and not case.notices
+        assert len(case.alerts) == len(second.alerts) == 5
+        assert s.engine_state()["home_net"] == ["10.42.0.0/16"]  # the engine kept its settings
+
+
+def test_rules_loading_reports_progress_and_can_be_cancelled(tmp_path: Path) -> None:
+    """Bug: while the warm engine loaded its rules (11 s for ET Open) nothing was reported
+    and a cancel (the server's DELETE, the widget's Cancel) was not heard."""
+    import threading
+
+    from jupyter_sauce.errors import Cancelled
+
+    cap = demo(tmp_path / "demo.pcap")
+    cancel, events = threading.Event(), []
+
+    def progress(p) -> None:
+        events.append(p)
+        if p.phase == "rules":
+            cancel.set()
+
+    with make_sauce(tmp_path / "s") as s:
+        with pytest.raises(Cancelled):
+            s.analyze(cap, progress=progress, cancel=cancel)
+        assert [e.message for e in events if e.phase == "rules"][0] == (
+            "Suricata is loading 4 rules"
+        )
+        assert not s.engine_state()["warm"] and s.open(cap) is None  # nothing kept
+        assert not list((tmp_path / "s" / "entries").glob("*"))
+        events.clear()
+        case = s.analyze(cap, progress=events.append)  # and the next run goes through
+        assert len(case.alerts) == 5 and any(e.phase == "rules" for e in events)
+
+
+def test_a_killed_owner_leaves_no_suricata_running(tmp_path: Path) -> None:
+    """Bug: a CLI or kernel killed with SIGKILL left its warm Suricata running forever;
+    the next engine's sweep removed its folder but not the process."""
+    from jupyter_sauce.warm import _suricatas_using, _sweep_stale_run_dirs
+
+    script = (
+        "import sys, time\n"
+        "from jupyter_sauce.pipeline import Sauce\n"
+        "from traitlets.config import Config\n"
+        "c = Config(); c.StoreConfig.store_dir = sys.argv[1]; c.RulesConfig.rules = 'starter'\n"
+        "s = Sauce(c); s.analyze(sys.argv[2])\n"
+        "print(s._warm.sock_path, flush=True); time.sleep(600)\n"
+    )
+    owner = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "s"), str(demo(tmp_path / "d.pcap"))],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        sock = Path(owner.stdout.readline().strip())
+        orphans = _suricatas_using(sock)
+        assert len(orphans) == 1
+        owner.kill()
+        owner.wait(30)
+        time.sleep(0.5)
+        assert _suricatas_using(sock) == orphans  # still running without its owner
+        _sweep_stale_run_dirs()
+        deadline = time.monotonic() + 10
+        while _suricatas_using(sock) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _suricatas_using(sock) == [] and not sock.parent.exists()
+    finally:
+        owner.kill()
+        owner.wait(30)
+        for pid in _suricatas_using(sock) if "sock" in locals() else []:
+            os.kill(pid, signal.SIGKILL)
