@@ -108,7 +108,9 @@ class FakeSauce:
 
     def analyze(self, capture, *, rules=None, home_net=None, rerun=False, progress=None,
                 cancel: threading.Event | None = None) -> Case:  # fmt: skip
-        self.analyze_calls.append({"capture": capture, "rerun": rerun, "home_net": home_net})
+        self.analyze_calls.append(
+            {"capture": capture, "rerun": rerun, "home_net": home_net, "rules": rules}
+        )
         if progress:
             progress(Progress("suricata", 50, 100, "Suricata is reading the capture"))
         if self.wait_for_cancel:
@@ -556,3 +558,67 @@ def test_real_pipeline_nmap(tmp_path: Path) -> None:
         assert set(w.iocs["ip"]) == {"10.87.1.10", "130.211.223.103"}
     finally:
         w.close()
+
+
+def test_ruleset_and_home_net_typed_in_the_widget_reach_the_analysis(widget, fake) -> None:
+    widget.controls.act("select", path="a.pcap")
+    widget.controls.rules = "  /rules/other  "
+    widget.controls.home_net = "10.42.0.0/16, 192.168.0.0/24"
+    widget.wait(10)
+    assert widget.controls.rules_label == "other (3 rules)"
+    widget.controls.act("run")
+    widget.wait(10)
+    call = fake.analyze_calls[-1]
+    assert (call["rules"], call["home_net"]) == ("/rules/other", "10.42.0.0/16, 192.168.0.0/24")
+    widget.controls.home_net = "10.42.0.0/33"  # a bad HOME_NET: shown, and Run refuses it
+    assert widget.error["message"].startswith("HOME_NET: '10.42.0.0/33'")
+    widget.controls.act("run")
+    assert len(fake.analyze_calls) == 1
+
+
+def test_a_bad_range_is_the_widgets_error_in_python(widget) -> None:
+    _run(widget)
+    widget.apply_ranges(exclude_src="10.0.0.0/8 bogus")
+    widget.wait(10)
+    assert widget.error == {"message": widget.ranges_panel.range_error["message"], "details": ""}
+    assert "'bogus'" in widget.error["message"] and len(widget.alerts) == len(NMAP_ROWS)
+    with pytest.raises(TypeError, match="exclude_src must be a string of ranges, not NoneType"):
+        widget.apply_ranges(exclude_src=None)
+
+
+def test_a_grid_filter_on_a_missing_column_is_one_sentence(widget) -> None:
+    """Bug: ``w.grid.filter = [["Nope", "==", "x"]]`` showed "Something went wrong:
+    PyPerspectiveError: Abort(): ..." and ``w.alerts`` raised Perspective's own error."""
+    _run(widget)
+    widget.grid.filter = [["Nope", "==", "x"]]
+    widget.wait(10)
+    message = "The grid's filter cannot be applied (Filter column not in schema: Nope)."
+    assert widget.ioc_panel.error["message"] == message
+    with pytest.raises(InputError) as err:
+        widget.alerts  # noqa: B018
+    assert err.value.message == message
+    widget.grid.filter = []  # and it recovers
+    widget.wait(10)
+    assert len(widget.alerts) == len(NMAP_ROWS)
+
+
+def test_an_action_the_kernel_does_not_know_is_an_error_line(widget) -> None:
+    widget.controls._on_msg(widget.controls, {"action": "explode"}, [])
+    assert "cannot run ('explode')" in widget.controls.error["message"]
+    widget.controls._on_msg(widget.controls, {"action": "select", "nope": 1}, [])
+    assert "cannot run ('select')" in widget.controls.error["message"]
+    widget.controls._on_msg(widget.controls, {"action": "select", "path": "a.pcap"}, [])
+    widget.wait(10)
+    assert widget.controls.error == {} and widget.controls.selected == "a.pcap"
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_a_bad_root_makes_no_widget_and_leaves_nothing_behind(tmp_path, fake, capfd) -> None:
+    """Bug: ``CaseWidget(root="/nonexistent")`` raised, then garbage collection printed an
+    AttributeError traceback from Widget.__del__ into some later cell's output."""
+    import gc
+
+    with pytest.raises(InputError, match="does not exist"):
+        CaseWidget(root=tmp_path / "nonexistent", sauce=fake)
+    gc.collect()
+    assert "Traceback" not in capfd.readouterr().err and not fake.closed  # not ours to close

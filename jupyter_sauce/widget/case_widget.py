@@ -46,13 +46,19 @@ class CaseWidget(ipywidgets.VBox):
         home_net: str | None = None,
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
-        self.add_class("sauce-case")
-        self._owns_sauce = sauce is None
-        self.sauce = sauce if sauce is not None else Sauce(load_config(config))
+        owns_sauce = sauce is None
+        sauce = sauce if sauce is not None else Sauce(load_config(config))
         capture_text = None if capture is None else str(capture)
         picker_root = Path(root) if root is not None else default_root(capture_text)
-        self.picker = Picker(picker_root, analysed=self.sauce.is_analysed)
+        try:  # a bad root fails before any widget exists (none is left half made)
+            picker = Picker(picker_root, analysed=sauce.is_analysed)
+        except BaseException:
+            if owns_sauce:
+                sauce.close()
+            raise
+        super().__init__(**kwargs)
+        self.add_class("sauce-case")
+        self._owns_sauce, self.sauce, self.picker = owns_sauce, sauce, picker
         self.controls = ControlsPanel()
         self.ranges_panel = RangesPanel()
         self.ioc_panel = IocPanel()
@@ -101,6 +107,9 @@ class CaseWidget(ipywidgets.VBox):
         unknown = sorted(set(ranges) - set(RANGE_FIELDS))
         if unknown:
             raise TypeError(f"unknown range field {unknown[0]!r}")
+        for name, value in ranges.items():
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a string of ranges, not {type(value).__name__}")
         self.controller.apply_ranges(**ranges)
 
     def enrich(self) -> None:
@@ -146,10 +155,15 @@ class CaseWidget(ipywidgets.VBox):
 
     @property
     def error(self) -> dict:
-        """The error shown in the widget, if any: ``{"message", "details"}``."""
+        """The error shown in the widget, if any: ``{"message", "details"}`` (a bad range
+        or HOME_NET, shown next to its field, included)."""
         for panel in (self.controls, self.ranges_panel, self.ioc_panel):
             if panel.error:
                 return dict(panel.error)
+        if self.ranges_panel.range_error:
+            return {"message": self.ranges_panel.range_error["message"], "details": ""}
+        if self.controls.home_net_error:
+            return {"message": self.controls.home_net_error, "details": ""}
         return {}
 
     def export(self, path: str | os.PathLike, format: ExportFormat = "csv") -> list[Path]:  # noqa: A002
@@ -180,6 +194,9 @@ class CaseWidget(ipywidgets.VBox):
 
     def close(self) -> None:
         """Stop background work, close the panels, and the pipeline if the widget owns it."""
+        if not hasattr(self, "controller"):  # __init__ failed (ipywidgets still closes it)
+            super().close()
+            return
         self.controller.close()
         if self.controller.grid is not None:
             self.controller.grid.close()

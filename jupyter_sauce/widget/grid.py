@@ -8,17 +8,15 @@ alert frame so the rows the grid shows (its filter and expressions) map back to 
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from perspective import PerspectiveError
 
 from ..addresses import AddressError, canonical
+from ..errors import InputError
 from ..frames import ALERT_SCHEMA
-
-log = logging.getLogger(__name__)
 
 #: frame column -> grid column, in the Table's order
 DISPLAY_NAMES: dict[str, str] = {
@@ -154,11 +152,15 @@ def rows_in_view(table, filters: list, expressions: dict | list) -> np.ndarray:
     complete = [list(f) for f in filters if isinstance(f, list | tuple) and len(f) >= 3]
     complete = [f for f in complete if f[2] is not None and f[2] != ""]
     exprs = expressions if isinstance(expressions, dict) else {}
-    view = table.view(columns=[ROW], filter=complete, expressions=exprs)
     try:
-        data = view.to_columns()
-    finally:
-        view.delete()
+        view = table.view(columns=[ROW], filter=complete, expressions=exprs)
+        try:
+            data = view.to_columns()
+        finally:
+            view.delete()
+    except PerspectiveError as exc:  # e.g. a filter set from Python on a column not there
+        reason = str(exc).removeprefix("Abort(): ").strip().rstrip(".")
+        raise InputError(f"The grid's filter cannot be applied ({reason}).") from None
     return np.asarray(data.get(ROW, []), dtype=np.int64)
 
 

@@ -8,6 +8,7 @@ panels (``_view`` picks which).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import pathlib
 from collections.abc import Callable
@@ -50,8 +51,22 @@ class ActionPanel(anywidget.AnyWidget):
         if not isinstance(content, dict) or not isinstance(content.get("action"), str):
             log.warning("%s ignored a malformed message: %r", type(self).__name__, content)
             return
+        name = content["action"]
         arguments = {k: v for k, v in content.items() if k != "action"}
-        self.act(content["action"], **arguments)
+        handler = self._actions.get(name)
+        try:
+            if handler is None:
+                raise TypeError(f"no action {name!r}")
+            inspect.signature(handler).bind(**arguments)
+        except TypeError as exc:  # the page and the kernel disagree (an old page?): say so
+            log.warning("%s ignored %r: %s", type(self).__name__, content, exc)
+            self.error = {
+                "message": f"The page sent an action the kernel cannot run ({name!r}); "
+                "reload the page or run the cell again.",
+                "details": str(exc),
+            }
+            return
+        handler(**arguments)
 
 
 class ControlsPanel(ActionPanel):
