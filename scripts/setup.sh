@@ -61,7 +61,7 @@ fi
 # the JupyterLab in the venv and linked where JupyterLab looks for prebuilt extensions.
 lab_core=$("$venv/bin/python" -c 'import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), "staging"))')
 lab_stamp="$here/jupyter_sauce/labextension/.built-$( (cd "$here" && cat package.json package-lock.json \
-  labextension/tsconfig.json labextension/src/* labextension/style/*; cat "$lab_core/package.json") \
+  labextension/tsconfig.json labextension/src/* labextension/style/* scripts/build-labextension.sh; cat "$lab_core/package.json") \
   | sha256sum | cut -c1-16)"
 if [ ! -f "$lab_stamp" ]; then
   (
@@ -70,7 +70,7 @@ if [ ! -f "$lab_stamp" ]; then
       || npm ci --no-audit --no-fund --loglevel=error
     rm -rf jupyter_sauce/labextension labextension/lib labextension/tsconfig.tsbuildinfo
     log=$(mktemp)
-    if ! SAUCE_LAB_CORE="$lab_core" npm run --silent build:prod >"$log" 2>&1; then
+    if ! PATH="$venv/bin:$PATH" npm run --silent build:prod >"$log" 2>&1; then
       cat "$log" >&2
       rm -f "$log"
       echo "Building the JupyterLab sidebar panel failed (npm run build:prod)." >&2
