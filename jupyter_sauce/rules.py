@@ -6,6 +6,7 @@ project's own starter ruleset (so the demo alerts with no internet).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -13,6 +14,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,11 +173,36 @@ def from_path(path: str | os.PathLike, cache: Path) -> Ruleset:
         if p.suffix != ".rules":
             raise RulesError(f"Rules file {str(p)!r} should be a .rules file or a directory.")
         rule_paths, cls_path, source = [p], p.parent / "classification.config", "file"
+    stamp = (str(p.resolve()), str(cache), *(_stamp(f) for f in [*rule_paths, cls_path]))
+    known = _BUILT.get(stamp)
+    if known is not None and known.rule_file.is_file() and known.classification_file.is_file():
+        return dataclasses.replace(known)  # unchanged files: no need to read and hash again
     files = [(rp.name, _read(rp)) for rp in rule_paths]
     if not any(_RULE_LINE.search(data) for _, data in files):
         raise RulesError(f"Rules path {str(p)!r} contains no rules.")
     cls = _read(cls_path) if cls_path.is_file() else _default_classification()
-    return _build(source, str(p.resolve()), files, cls, cache)
+    built = _build(source, str(p.resolve()), files, cls, cache)
+    # a file changed in the last seconds could change again with the same stamp (file times
+    # are coarse): remember only settled files, as git does with "racily clean" entries
+    settled = time.time_ns() - 2_000_000_000
+    if all(st is None or st[3] < settled for st in stamp[2:]):
+        if len(_BUILT) >= 32:
+            _BUILT.clear()
+        _BUILT[stamp] = built
+    return dataclasses.replace(built)
+
+
+#: rulesets built from files in this process, by the files' identity and change stamps
+_BUILT: dict[tuple, Ruleset] = {}
+
+
+def _stamp(path: Path) -> tuple | None:
+    """What changes when a file is edited, replaced or removed (None: not there)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (path.name, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def starter(bad_ips: list[str], cache: Path) -> Ruleset:

@@ -487,3 +487,17 @@ def test_a_killed_owner_leaves_no_suricata_running(tmp_path: Path) -> None:
         owner.wait(30)
         for pid in _suricatas_using(sock) if "sock" in locals() else []:
             os.kill(pid, signal.SIGKILL)
+
+
+def test_configured_bad_ips_decide_the_starter_tls_alert(tmp_path: Path) -> None:
+    cap = demo(tmp_path / "demo.pcap")
+    cfg = Config()
+    cfg.StoreConfig.store_dir = str(tmp_path / "s")
+    cfg.RulesConfig.rules = "starter"
+    cfg.RulesConfig.bad_ips = ["198.51.100.7"]  # not the demo's C2 address
+    with Sauce(cfg) as s:
+        case = s.analyze(cap)
+    assert set(case.alerts["signature_id"]) == {9000001, 9000002, 9000003}
+    with make_sauce(tmp_path / "s") as s:  # the default list names 203.78.103.109
+        tls = s.analyze(cap).alerts.query("signature_id == 9000004")
+    assert list(tls["dest_ip"]) == ["203.78.103.109"]
