@@ -203,6 +203,7 @@ def _emit(
                 {
                     "capture": str(given),
                     "sha256": case.capture["sha256"],
+                    "format": {k: case.capture.get(k) for k in CAPTURE_FORMAT_FIELDS},
                     "key": case.key,
                     "engine": case.manifest["engine"]["name"],
                     "ruleset": case.ruleset,
@@ -210,8 +211,12 @@ def _emit(
                     "filters": flt.to_dict(),
                     "counts": {"alerts": int(len(case.alerts)), "shown": int(len(alerts))},
                     "notes": notes,
-                    "alert_groups": json.loads(groups.to_json(orient="records", date_format="iso")),
-                    "iocs": json.loads(table.to_json(orient="records", date_format="iso")),
+                    "alert_groups": json.loads(
+                        groups.to_json(orient="records", date_format="iso", date_unit="us")
+                    ),
+                    "iocs": json.loads(
+                        table.to_json(orient="records", date_format="iso", date_unit="us")
+                    ),
                 }
             )
             continue
@@ -228,6 +233,8 @@ def _emit(
     if rejected is not None:
         raise rejected
 
+
+CAPTURE_FORMAT_FIELDS = ("format", "byte_order", "resolution", "link_names", "packets")
 
 TABLE_IOC_COLUMNS = (
     "ip",
@@ -266,7 +273,11 @@ def _print_table(given, case, alerts, groups, table, flt, notes) -> None:
     m = case.manifest
     cap = case.capture
     packets = f"{cap['packets']} packet{'' if cap['packets'] == 1 else 's'}"
-    print(f"== {given.name}  ({packets}, sha256 {cap['sha256'][:12]})")
+    links = "/".join(dict.fromkeys(cap.get("link_names") or [])) or "no link type"
+    ticks = {"us": "microsecond", "ns": "nanosecond"}.get(cap["resolution"], cap["resolution"])
+    form = f"{cap['format']}, {cap['byte_order']}-endian, {ticks} timestamps, {links}"
+    name = given.name.encode("unicode_escape").decode()  # a newline in a name stays visible
+    print(f"== {name}  ({packets}, {form}, sha256 {cap['sha256'][:12]})")
     rs = case.ruleset
     date = f", {rs['date']}" if rs.get("date") else ""
     engine = {

@@ -482,6 +482,13 @@ def test_export_formats(widget, tmp_path: Path) -> None:
         assert [p.name for p in paths] == [f"alerts.{fmt}", f"flows.{fmt}", f"iocs.{fmt}"]
     assert len(pd.read_parquet(tmp_path / "parquet" / "alerts.parquet")) == 8
     assert json.loads((tmp_path / "json" / "iocs.json").read_text())[0]["ip"] == "10.42.85.10"
+    alerts = json.loads((tmp_path / "json" / "alerts.json").read_text())
+    csv_alerts = pd.read_csv(tmp_path / "csv" / "alerts.csv")
+    # the same instants in every format, to the microsecond (JSON used to round to ms)
+    assert [pd.Timestamp(a["timestamp"]) for a in alerts] == list(
+        pd.to_datetime(csv_alerts["timestamp"])
+    )
+    assert alerts[0]["timestamp"].endswith("Z") and len(alerts[0]["timestamp"]) == 27
     with pytest.raises(InputError):
         widget.export(tmp_path / "x", format="xlsx")
 

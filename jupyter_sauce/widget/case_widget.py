@@ -184,7 +184,9 @@ class CaseWidget(ipywidgets.VBox):
                 elif format == "parquet":
                     frame.to_parquet(target, index=False)
                 else:
-                    frame.to_json(target, orient="records", date_format="iso", indent=1)
+                    frame.to_json(
+                        target, orient="records", date_format="iso", date_unit="us", indent=1
+                    )
             except OSError as exc:
                 raise InputError(
                     f"{str(target)!r} cannot be written: {exc.strerror or exc}."
