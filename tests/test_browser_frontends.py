@@ -28,7 +28,7 @@ from jupyter_sauce.demo_notebook import CAPTURE_NAME, NOTEBOOK_NAME, write_demo_
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
-ATTACKER, DC = "194.61.24.102", "10.42.85.10"
+ATTACKER, DC, C2 = "194.61.24.102", "10.42.85.10", "203.78.103.109"
 NMAP_RULE = "SAUCE SCAN Nmap Scripting Engine or Nmap User-Agent"
 TLS_RULE = "SAUCE TROJAN TLS session to a listed bad IP"
 TIMEOUT = 120_000
@@ -109,6 +109,21 @@ def test_readme_command_opens_the_demo_notebook_in_jupyterlab(tmp_path_factory, 
         assert page.evaluate("window.jupyterapp.shell.currentWidget.context.path") == NOTEBOOK_NAME
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         _run_and_see_nmap_alert(page, "demo-lab")
+        # clicking the C2 address in the IoC table leaves only its alert in the grid
+        grid_rows = page.locator("perspective-viewer tr")
+        assert grid_rows.filter(has_text=TLS_RULE).count() == 1
+        page.locator(f"button.sauce-ip[data-ip='{C2}']").click()
+        page.get_by_test_id("sauce-ip-filter").filter(has_text=C2).wait_for(timeout=30_000)
+        grid_rows.filter(has_text=NMAP_RULE).first.wait_for(state="detached", timeout=30_000)
+        assert grid_rows.filter(has_text=TLS_RULE).count() == 1
+        page.wait_for_function(  # the IoCs follow: the alerts in view are that one alert
+            "() => /Addresses in the 1 alert in view /.test(document.querySelector("
+            "'[data-testid=sauce-ioc-scope]').textContent)",
+            timeout=30_000,
+        )
+        shot(page, "demo-lab-3-ip-filter")
+        page.get_by_test_id("sauce-ip-filter").get_by_text("Show all alerts").click()
+        grid_rows.filter(has_text=NMAP_RULE).first.wait_for(timeout=30_000)
     assert not lab.leftover_pids()
 
 

@@ -59,7 +59,8 @@ class IocControl:
             self.ioc_panel.global_count = len(views.global_ips(table))
             if source == "alerts":
                 where = f" (grid filter: {grid_filter})" if grid_filter else ""
-                self.ioc_panel.scope = f"Addresses in the {len(alerts):,} alerts in view{where}."
+                count = f"{len(alerts):,} alert{'' if len(alerts) == 1 else 's'}"
+                self.ioc_panel.scope = f"Addresses in the {count} in view{where}."
             else:
                 self.ioc_panel.scope = f"Every host in the capture's {len(flows):,} flows."
 
