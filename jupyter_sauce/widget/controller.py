@@ -276,9 +276,10 @@ class Controller(IocControl):
         self.ensure_grid()
         if new_case:
             self.ioc_panel.ip_filter = ""
-            self.grid.expressions = {}
-            self.grid.filter = []
-            self.grid.sort = grids.default_sort(total)
+            with self.grid.hold_sync():  # one message (see IocControl.filter_ip)
+                self.grid.expressions = {}
+                self.grid.filter = []
+                self.grid.sort = grids.default_sort(total)
         self.grid.table.replace(prepared.ipc)
         self._show_grid(self.grid if total else None)
         self.controls.status = views.case_status(manifest, total, len(prepared.alerts))

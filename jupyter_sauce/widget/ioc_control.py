@@ -78,14 +78,22 @@ class IocControl:
         kept = [f for f in self.grid.filter if not (f and f[0] == grids.IOC_EXPRESSION)]
         current = self.grid.expressions if isinstance(self.grid.expressions, dict) else {}
         self.ioc_panel.ip_filter = canonical(ip)
-        self.grid.expressions = {**current, **expressions}
-        self.grid.filter = [*kept, clause]
+        # one message for both: set apart, the viewer could apply the filter before the
+        # expression it names exists, drop it, and sync the dropped state back
+        with self.grid.hold_sync():
+            self.grid.expressions = {**current, **expressions}
+            self.grid.filter = [*kept, clause]
 
     def clear_ip_filter(self) -> None:
         if self.grid is not None:
-            self.grid.filter = [f for f in self.grid.filter if f and f[0] != grids.IOC_EXPRESSION]
             current = self.grid.expressions if isinstance(self.grid.expressions, dict) else {}
-            self.grid.expressions = {k: v for k, v in current.items() if k != grids.IOC_EXPRESSION}
+            with self.grid.hold_sync():  # one message, as in filter_ip
+                self.grid.filter = [
+                    f for f in self.grid.filter if f and f[0] != grids.IOC_EXPRESSION
+                ]
+                self.grid.expressions = {
+                    k: v for k, v in current.items() if k != grids.IOC_EXPRESSION
+                }
         self.ioc_panel.ip_filter = ""
 
     # --- VirusTotal ---------------------------------------------------------------------
