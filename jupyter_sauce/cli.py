@@ -255,6 +255,7 @@ TABLE_IOC_COLUMNS = (
     "as_owner",
     "country",
     "source",
+    "error",
     "link",
 )
 

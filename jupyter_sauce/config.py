@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+import unicodedata
 from pathlib import Path
 from typing import TypeVar
 
@@ -137,23 +139,74 @@ class VirusTotalConfig(Configurable):
         return os.environ.get("VT_API_KEY", "")
 
     def resolved_api_key(self) -> str:
-        """The key from api_key, VT_API_KEY or api_key_file (never logged or shown)."""
+        """The key from api_key, VT_API_KEY or api_key_file (never logged or shown).
+
+        Surrounding whitespace is dropped. A key file must be a regular file of at most
+        :data:`MAX_KEY_FILE_BYTES` (else :class:`InputError`, as when it cannot be read). A
+        key with a line break inside is returned as is, so that it can still be hidden;
+        :meth:`api_key_problem` refuses it.
+        """
+        return self._key_and_origin()[0]
+
+    def api_key_problem(self) -> str | None:
+        """Why the configured key cannot be used, in one sentence that never repeats it, or
+        None: its file cannot be read, or a line break or control character inside it
+        (it could not be sent in a request header)."""
+        try:
+            key, origin = self._key_and_origin()
+        except InputError as exc:
+            return exc.message
+        if has_control_character(key):
+            return f"The VirusTotal key from {origin} contains a line break or control character."
+        return None
+
+    def _key_and_origin(self) -> tuple[str, str]:
+        """The stripped key and where it comes from, for messages ('' if none)."""
         if self.api_key:
-            return self.api_key.strip()
+            from_env = self.api_key == os.environ.get("VT_API_KEY")
+            return self.api_key.strip(), "VT_API_KEY" if from_env else "VirusTotalConfig.api_key"
         if self.api_key_file:
-            try:
-                return Path(self.api_key_file).expanduser().read_text().strip()
-            except UnicodeDecodeError:
-                raise InputError(
-                    f"The VirusTotal key file {self.api_key_file!r} is not text; it should "
-                    "hold the key on one line."
-                ) from None
-            except (OSError, RuntimeError) as exc:
-                raise InputError(
-                    f"The VirusTotal key file {self.api_key_file!r} cannot be read "
-                    f"({exc.strerror or exc})."
-                ) from None
-        return ""
+            origin = f"the key file {self.api_key_file!r} (VirusTotalConfig.api_key_file)"
+            return _read_key_file(self.api_key_file).strip(), origin
+        return "", ""
+
+
+def has_control_character(key: str) -> bool:
+    """Whether ``key`` holds a control character or line break (not allowed in a header)."""
+    return any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in key)
+
+
+# a key is 64 characters: a few KB is plenty, and stops a wrong file from eating memory
+MAX_KEY_FILE_BYTES = 4096
+
+
+def _read_key_file(name: str) -> str:
+    """The text of a key file: a regular file of at most MAX_KEY_FILE_BYTES, in UTF-8.
+
+    Opened without blocking and checked on the open descriptor, so a FIFO, a device such
+    as /dev/zero or a huge file is refused without being read.
+    """
+    what = f"The VirusTotal key file {name!r} (VirusTotalConfig.api_key_file)"
+    try:
+        fd = os.open(Path(name).expanduser(), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, RuntimeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "bad path"
+        raise InputError(f"{what} cannot be read ({reason}).") from None
+    try:
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise InputError(f"{what} is not a regular file; it should hold the key.")
+            raw = file.read(MAX_KEY_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{what} cannot be read ({exc.strerror or 'read error'}).") from None
+    if len(raw) > MAX_KEY_FILE_BYTES:
+        raise InputError(
+            f"{what} is larger than {MAX_KEY_FILE_BYTES} bytes; it should hold only the key."
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{what} is not text; it should hold the key on one line.") from None
 
 
 CONFIG_CLASSES = (SuricataConfig, RulesConfig, StoreConfig, VirusTotalConfig)

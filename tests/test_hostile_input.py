@@ -57,6 +57,15 @@ def pcapng_corrupt_before_idb(path: Path) -> Path:
     return write(path, bytes(data))
 
 
+def _analysing(pid: int) -> bool:
+    """Whether ``pid`` is a Suricata reading captures (warm or cold), not a version probe."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(a.startswith(b"--unix-socket") or a == b"-r" for a in argv)
+
+
 def children(pid: int) -> set[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return {int(child) for child in out.split()}
@@ -236,11 +245,15 @@ def test_sigterm_leaves_no_suricata_and_no_entry(tmp_path: Path, sig: int) -> No
     cmd = [sys.executable, "-m", "jupyter_sauce.cli", "--store", str(store), "analyze"]
     cmd += [str(NMAP), "--no-vt", "--rules", str(ET_OPEN)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 20
-    while not children(proc.pid) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30
+    ours = set()
+    while not ours and time.monotonic() < deadline:  # the analysing Suricata, not `suricata -V`
+        ours = {pid for pid in children(proc.pid) if _analysing(pid)}
         time.sleep(0.1)
-    ours = children(proc.pid)
-    assert ours, "Suricata did not start"
+    if not ours:
+        proc.kill()
+        out, err = proc.communicate(timeout=30)
+        pytest.fail(f"Suricata did not start (exit {proc.returncode}): {err.decode()[-2000:]}")
     time.sleep(1)  # let it load rules for a moment
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)

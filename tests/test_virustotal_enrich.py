@@ -375,3 +375,256 @@ def test_reports_with_numbers_out_of_range_enrich_with_nulls(make_enricher, tmp_
         frame.loc["9.9.9.9", "last_analysis_date"]
     )
     assert frame.loc["9.9.9.9", "reputation"] == -3
+
+
+KEY_FILE_PROBE = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # a runaway read fails fast
+from jupyter_sauce.config import VirusTotalConfig
+from jupyter_sauce.errors import InputError
+try:
+    VirusTotalConfig(api_key="", api_key_file=sys.argv[1]).resolved_api_key()
+except InputError as exc:
+    print(exc.message)
+"""
+
+
+def test_key_file_that_is_no_small_regular_file_is_refused_unread(
+    make_enricher, monkeypatch, tmp_path
+) -> None:
+    """Bug: api_key_file=/dev/zero (or a FIFO, or a huge file) was read without limit:
+    memory ran away and the process was killed (a FIFO blocked for ever)."""
+    import os
+
+    fifo = tmp_path / "vt.fifo"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.key"
+    with huge.open("wb") as file:
+        file.truncate(10 * 1024**3)  # sparse: 10 GB of NULs, no disk used
+    long = tmp_path / "long.key"
+    long.write_text("k" * 5000)
+
+    def probe(path: str) -> str:
+        """The message, from a child with 1 GB of address space and a timeout (without the
+        fix it fails, instead of eating the memory or blocking the test run)."""
+        done = subprocess.run(
+            [sys.executable, "-c", KEY_FILE_PROBE, path],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "VT_API_KEY": ""},
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.strip()
+
+    def setting(path: str) -> str:
+        return f"The VirusTotal key file {path!r} (VirusTotalConfig.api_key_file)"
+
+    assert [probe(p) for p in ("/dev/zero", str(fifo), str(huge), str(long))] == [
+        f"{setting('/dev/zero')} is not a regular file; it should hold the key.",
+        f"{setting(str(fifo))} is not a regular file; it should hold the key.",
+        f"{setting(str(huge))} is larger than 4096 bytes; it should hold only the key.",
+        f"{setting(str(long))} is larger than 4096 bytes; it should hold only the key.",
+    ]
+    # the enricher refuses it the same way, before any lookup
+    from jupyter_sauce.errors import InputError
+
+    monkeypatch.delenv("VT_API_KEY", raising=False)
+    enricher = make_enricher(api_key_file=str(fifo))
+    with pytest.raises(InputError) as info:
+        enricher.enrich(["8.8.8.8"])
+    assert (
+        info.value.message == f"{setting(str(fifo))} is not a regular file; it should hold the key."
+    )
+    assert enricher.status()["key_problem"] == info.value.message
+    assert enricher.status()["mode"] == "offline"
+
+
+@pytest.mark.parametrize(
+    ("where", "secret", "message"),
+    [
+        ("env", "SECRET\nKEY", "The VirusTotal key from VT_API_KEY contains"),
+        ("config", "SECRET\x00KEY", "The VirusTotal key from VirusTotalConfig.api_key contains"),
+        ("file", "SECRET\nKEY\n", "The VirusTotal key from the key file {file!r} "
+         "(VirusTotalConfig.api_key_file) contains"),
+        ("file", "SECRET\r\nKEY", "The VirusTotal key from the key file {file!r} "
+         "(VirusTotalConfig.api_key_file) contains"),
+    ],
+    ids=["env-newline", "config-nul", "file-two-lines", "file-crlf-inside"],
+)  # fmt: skip
+def test_key_with_a_line_break_inside_is_refused_before_any_request(
+    vt_server_factory, make_enricher, monkeypatch, tmp_path, where, secret, message
+) -> None:
+    """Bug: VT_API_KEY=$'SECRET\\nKEY' (or a two-line key file) was sent: every IP got
+    "VirusTotal gave an unusable answer for 8.8.8.8: Forbidden control character detected
+    in headers..." (aiohttp's text, blaming the answer), each attempt counted as quota."""
+    from jupyter_sauce.errors import InputError
+
+    server = vt_server_factory({"194.61.24.102": MINIMAL})
+    key_file = tmp_path / "vt.key"
+    traits: dict = {"host": server.url}
+    monkeypatch.delenv("VT_API_KEY", raising=False)
+    if where == "env":
+        monkeypatch.setenv("VT_API_KEY", secret)
+    elif where == "config":
+        traits["api_key"] = secret
+    else:
+        key_file.write_text(secret, newline="")
+        traits["api_key_file"] = str(key_file)
+    enricher = make_enricher(**traits)
+    with pytest.raises(InputError) as info:
+        enricher.enrich(["194.61.24.102", "8.8.8.8"])
+    expected = message.format(file=str(key_file)) + " a line break or control character."
+    assert info.value.message == expected
+    assert "SECRET" not in info.value.message and "KEY\n" not in info.value.message
+    status = enricher.status()
+    assert (status["mode"], status["key_problem"]) == ("offline", expected)
+    assert (server.requests, status["quota_used_today"]) == ([], 0)  # nothing sent or counted
+
+
+def test_key_file_with_surrounding_whitespace_still_works(
+    vt_server_factory, make_enricher, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.delenv("VT_API_KEY", raising=False)
+    server = vt_server_factory({"194.61.24.102": MINIMAL})
+    key_file = tmp_path / "vt.key"
+    key_file.write_bytes(b"\xef\xbb\xbf  " + TEST_API_KEY.encode() + b" \r\n\r\n")  # BOM, CRLF
+    enricher = make_enricher(api_key_file=str(key_file), host=server.url)
+    assert sources(enricher.enrich(["194.61.24.102"])) == {"194.61.24.102": "live"}
+    assert [r.key_ok for r in server.requests] == [True]
+
+
+def test_connection_refused_is_one_sentence_in_the_error_column_and_a_notice(
+    make_enricher,
+) -> None:
+    """Bug: the error column held aiohttp's text: "...: Cannot connect to host 127.0.0.1:1
+    ssl:default [Connect call failed ('127.0.0.1', 1)]"; the CLI table, which leaves the
+    column out, showed source=error with no reason."""
+    dead = VTServer({})
+    url = dead.url
+    dead.stop()  # nothing listens on this port any more
+    enricher = make_enricher(api_key=TEST_API_KEY, host=url + "/", timeout=5.0)
+    result = enricher.enrich(["1.1.1.1", "1.0.0.1"])
+    sentence = f"VirusTotal could not be reached at {url} (connection refused)."
+    assert list(result.frame["source"]) == ["error", "error"]
+    assert list(result.frame["error"]) == [sentence, sentence]
+    assert result.notices == [f"2 live lookup(s) failed, the first: {sentence}"]
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ("not a url", "VirusTotalConfig.host 'not a url' is not an http(s) URL."),
+        ("ftp://example.org", "VirusTotalConfig.host 'ftp://example.org' is not an http(s) URL."),
+        ("http://", "VirusTotalConfig.host 'http://' is not an http(s) URL."),
+        ("http://127.0.0.1:99999", "VirusTotalConfig.host 'http://127.0.0.1:99999' is not an "
+         "http(s) URL."),
+        ("https://x.org/?a=1", "VirusTotalConfig.host 'https://x.org/?a=1' must be a base URL, "
+         "without '?' or '#'."),
+    ],
+)  # fmt: skip
+def test_host_that_is_not_a_url_is_one_input_error_up_front(
+    make_enricher, tmp_path, host, message
+) -> None:
+    """Bug: host='not a url' gave every IP the error "VirusTotal could not be reached for
+    8.8.8.8: not%20a%20url/api/v3/ip_addresses/8.8.8.8" (aiohttp's text), counted as quota."""
+    from jupyter_sauce.errors import InputError
+
+    enricher = make_enricher(api_key=TEST_API_KEY, host=host)
+    with pytest.raises(InputError) as info:
+        enricher.enrich(["8.8.8.8", "1.1.1.1"])
+    assert info.value.message == message
+    status = enricher.status()
+    assert (status["key_problem"], status["quota_used_today"]) == (message, 0)
+    # without a key the host is never used: offline enrichment is not held up by it
+    offline = make_enricher(cache_dir=tmp_path / "offline", api_key="", host=host)
+    assert sources(offline.enrich(["8.8.8.8"])) == {"8.8.8.8": "none"}
+
+
+def test_answers_that_are_not_virustotal_ones_are_one_sentence_per_ip(
+    vt_server_factory, make_enricher, monkeypatch
+) -> None:
+    """Bug: a JSON list as a 404 body crashed the whole enrichment (vt-py's AttributeError),
+    an HTML page gave aiohttp's "Attempt to decode JSON with unexpected mimetype" text, and
+    an answer nested 100000 deep raised RecursionError ("unexpected RecursionError")."""
+    from vtserver import RawAnswer
+
+    server = vt_server_factory({"194.61.24.102": MINIMAL})
+    json_type = "application/json"
+    server.raw.update(
+        {
+            "1.0.0.1": RawAnswer(404, json_type, b"[]"),
+            "1.0.0.2": RawAnswer(403, json_type, b'{"error": "no"}'),
+            "1.0.0.3": RawAnswer(200, "text/html", b"<html>maintenance</html>"),
+            "1.0.0.4": RawAnswer(200, json_type, b"[" * 100000 + b"]" * 100000),
+            "1.0.0.5": RawAnswer(502, "text/html", b"<html>\nBad gateway</html>"),
+            "1.0.0.6": RawAnswer(
+                400,
+                json_type,
+                b'{"error": {"code": "BadRequestError", "message": "Invalid IP\\naddress."}}',
+            ),  # fmt: skip
+        }
+    )
+    # a good answer after every two bad ones, so the lookups never stop (3 failures in a row)
+    ips = ["1.0.0.1", "1.0.0.2", "194.61.24.102", "1.0.0.3", "1.0.0.4", "9.9.9.9", "1.0.0.5"]
+    ips += ["1.0.0.6", "9.9.9.10", "1.0.0.7"]
+    big = json.dumps(MINIMAL).encode() + b" " * 300_000  # a valid report, but too large
+    server.raw["1.0.0.7"] = RawAnswer(200, json_type, big)
+    monkeypatch.setattr("jupyter_sauce.virustotal.client.MAX_ANSWER_BYTES", 250_000)
+    result = make_enricher(api_key=TEST_API_KEY, host=server.url).enrich(ips)
+    frame = result.frame.set_index("ip")
+    assert frame["error"].to_dict() == {
+        "1.0.0.1": "VirusTotal answered HTTP 404 for 1.0.0.1.",
+        "1.0.0.2": "VirusTotal answered HTTP 403 for 1.0.0.2.",
+        "194.61.24.102": None,
+        "1.0.0.3": "VirusTotal gave an unusable answer for 1.0.0.3 (not JSON).",
+        "1.0.0.4": "VirusTotal gave an unusable answer for 1.0.0.4 (JSON nested too deeply).",
+        "9.9.9.9": "not found in VirusTotal",
+        "9.9.9.10": "not found in VirusTotal",
+        "1.0.0.7": "VirusTotal's answer for 1.0.0.7 is larger than 250000 bytes.",
+        "1.0.0.5": "VirusTotal answered HTTP 502 for 1.0.0.5.",
+        "1.0.0.6": "VirusTotal lookup of 1.0.0.6 failed (BadRequestError: Invalid IP address).",
+    }
+    assert frame["source"].to_dict() == {
+        **dict.fromkeys(ips, "error"),
+        "194.61.24.102": "live",
+        "9.9.9.9": "live",
+        "9.9.9.10": "live",
+    }
+    assert result.notices == [
+        "7 live lookup(s) failed, the first: VirusTotal answered HTTP 404 for 1.0.0.1."
+    ]
+
+
+def test_zone_id_is_a_per_row_error_like_any_non_address(make_enricher, tmp_path) -> None:
+    """Bug: "fe80::1%eth0" among other IPs made the whole enrich() raise AddressError,
+    while "not-ip" got a per-row error."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "r.json").write_text(json.dumps(MINIMAL))
+    enricher = make_enricher(api_key="", reports_dir=str(reports))
+    result = enricher.enrich(["194.61.24.102", "fe80::1%eth0", "not-ip", " 8.8.8.8%1 "])
+    rows = result.frame[["ip", "source", "error"]].astype(object).to_dict("records")
+    assert rows == [
+        {"ip": "194.61.24.102", "source": "offline", "error": None},
+        {"ip": "fe80::1%eth0", "source": "error",
+         "error": "not an IP address (zone ids are not supported)"},
+        {"ip": "not-ip", "source": "error", "error": "not an IP address"},
+        {"ip": "8.8.8.8%1", "source": "error",
+         "error": "not an IP address (zone ids are not supported)"},
+    ]  # fmt: skip
+
+
+def test_every_source_value_is_documented() -> None:
+    """The spec listed cache/offline/live/none/error; ``skipped`` (non-global addresses)
+    was in the code only."""
+    from jupyter_sauce.virustotal import SOURCES, enrich
+
+    assert SOURCES == ("cache", "offline", "live", "none", "error", "skipped")
+    meanings = enrich.__doc__.split("Every row's ``source`` is one of")[1]
+    for source in SOURCES:
+        assert f"``{source}``" in meanings
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### VirusTotal", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    for source in SOURCES:
+        assert f"`{source}`" in section

@@ -189,3 +189,67 @@ def test_import_of_an_export_folder_keeps_the_newest_report_per_address(tmp_path
         pytest.raises(ReportError, match="holds no valid VirusTotal v3 IP report"),
     ):
         enricher.import_reports(source)
+
+
+def test_deeply_nested_json_is_a_skipped_file_not_a_crash(tmp_path: Path) -> None:
+    """Bug: one file '[' * 100000 + ']' * 100000 in the reports dir made json.loads raise
+    RecursionError: every enrichment failed ("unexpected RecursionError") and
+    `reports import DIR` aborted instead of listing the file as skipped."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    deep = reports / "deep.json"
+    deep.write_text("[" * 100000 + "]" * 100000, encoding="utf-8")
+    (reports / "good.json").write_text(json.dumps(report("8.8.8.8", reputation=7)))
+    problem = f"{deep} is not a VirusTotal v3 IP report: its JSON is nested too deeply to read."
+    with pytest.raises(ReportError) as info:
+        read_report_file(deep)
+    assert info.value.message == problem
+    config = VirusTotalConfig(api_key="", reports_dir=str(reports))
+    with Enricher(config, tmp_path / "cache") as enricher:
+        result = enricher.enrich(["8.8.8.8", "1.1.1.1"])
+        assert list(result.frame["source"]) == ["offline", "none"]
+        assert result.frame["reputation"].iloc[0] == 7
+        assert result.notices[-1] == f"Ignored {deep}: {problem.rstrip('.')}."
+    with Enricher(VirusTotalConfig(api_key=""), tmp_path / "other") as enricher:
+        loaded = enricher.import_reports(reports)
+        assert (list(loaded.reports), loaded.skipped) == (["8.8.8.8"], [problem])
+        with pytest.raises(ReportError) as info:
+            enricher.import_reports(deep)  # one file: all or nothing, one sentence
+        assert info.value.message == problem
+
+
+def test_reports_nested_too_deep_to_write_back_are_refused(tmp_path: Path) -> None:
+    """JSON that parses but nests past MAX_REPORT_DEPTH is no IP report either: saving or
+    exporting it again could hit the same recursion limit."""
+    body = report("8.8.8.8")
+    nested: dict = body["data"]["attributes"]
+    for _ in range(120):
+        nested["x"] = {}
+        nested = nested["x"]
+    with pytest.raises(ReportError) as info:
+        validate_report(body, "deep.json")
+    assert info.value.message == (
+        "deep.json is not a VirusTotal v3 IP report: it is nested more than 100 levels deep."
+    )
+    assert validate_report(report("8.8.8.8", tags={"a": [[{"b": 1}]]}), "ok.json") == "8.8.8.8"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"{not json", "it is not JSON (line 1, column 2)."),
+        (b'{"data":\n  oops}', "it is not JSON (line 2, column 3)."),
+        (b'{"as_owner": "\x80"}', "it is not UTF-8 text."),
+        (b"1" * 5000, "it holds a number too long to read."),
+    ],
+)
+def test_not_json_is_one_sentence_without_the_parser_text(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    """The message held json's own text, e.g. "(Expecting property name enclosed in double
+    quotes: line 1 column 2 (char 1))"; a 5000-digit number raised a bare ValueError text."""
+    bad = tmp_path / "broken.json"
+    bad.write_bytes(content)
+    with pytest.raises(ReportError) as info:
+        read_report_file(bad)
+    assert info.value.message == f"{bad} is not a VirusTotal v3 IP report: {reason}"

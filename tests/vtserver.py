@@ -5,7 +5,9 @@ It answers ``GET /api/v3/ip_addresses/{ip}`` like VirusTotal does:
 * 401 ``WrongCredentialsError`` unless the ``x-apikey`` header is the expected key;
 * 429 ``QuotaExceededError`` once ``quota_after`` authorized requests were served;
 * 200 with the stored VT v3 report for an address it has one for;
-* 404 ``NotFoundError`` otherwise.
+* 404 ``NotFoundError`` otherwise;
+* or, for an address in ``raw``, exactly the given status, content type and bytes (to
+  test answers VirusTotal should never give: not JSON, nested too deeply...).
 
 Error bodies come from the corpus (``virustotal/error_*.json``) when it is present,
 else from identical built-in ones. Every request is recorded (without the key) so tests
@@ -30,6 +32,7 @@ import argparse
 import json
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -73,6 +76,15 @@ class RecordedRequest:
     key_ok: bool
 
 
+@dataclass(frozen=True)
+class RawAnswer:
+    """An answer sent as is (``VTServer.raw``): status, content type and body bytes."""
+
+    status: int
+    content_type: str
+    data: bytes
+
+
 def load_reports_dir(directory: Path) -> dict[str, dict[str, Any]]:
     """Every VT v3 IP report in ``directory`` keyed by ``data.id`` (other files ignored)."""
     reports: dict[str, dict[str, Any]] = {}
@@ -95,6 +107,16 @@ def load_error_bodies(directory: Path | None = VT_CORPUS) -> dict[str, dict[str,
     return bodies
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up early (e.g. on an answer too large) is logged, not printed."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("vtserver: %s hung up", client_address)
+            return
+        super().handle_error(request, client_address)
+
+
 class VTServer:
     """The server; ``start()``/``stop()`` or use as a context manager. ``port=0``: any port."""
 
@@ -115,9 +137,10 @@ class VTServer:
         self.quota_after = quota_after
         self.errors = load_error_bodies(error_dir)
         self.requests: list[RecordedRequest] = []
+        self.raw: dict[str, RawAnswer] = {}  # ip -> an answer sent as is (authorized only)
         self._served = 0
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd = _QuietServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -168,7 +191,9 @@ class VTServer:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def answer(self, method: str, raw_path: str, key: str | None) -> tuple[int, dict[str, Any]]:
+    def answer(
+        self, method: str, raw_path: str, key: str | None
+    ) -> tuple[int, dict[str, Any] | RawAnswer]:
         """Status and body for one request (also records it)."""
         path = urlsplit(raw_path).path
         ip = unquote(path[len(PREFIX) :]) if path.startswith(PREFIX) else None
@@ -178,6 +203,9 @@ class VTServer:
                 status, body = 401, self.errors["WrongCredentialsError"]
             elif self.quota_after is not None and self._served >= self.quota_after:
                 status, body = 429, self.errors["QuotaExceededError"]
+            elif method == "GET" and ip is not None and ip in self.raw:
+                self._served += 1
+                status, body = self.raw[ip].status, self.raw[ip]
             elif method == "GET" and ip is not None and ip in self.reports:
                 self._served += 1
                 status, body = 200, self.reports[ip]
@@ -198,9 +226,12 @@ class VTServer:
 
             def _respond(self) -> None:
                 status, body = server.answer(self.command, self.path, self.headers.get("x-apikey"))
-                data = json.dumps(body).encode("utf-8")
+                if isinstance(body, RawAnswer):
+                    content_type, data = body.content_type, body.data
+                else:
+                    content_type, data = "application/json", json.dumps(body).encode("utf-8")
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -8,6 +8,7 @@ Typical use::
     with Enricher(VirusTotalConfig(), cache_dir) as enricher:
         result = enricher.enrich(["194.61.24.102", "10.42.85.10"], progress=print)
         result.frame      # one row per IP: counts, AS, country, source, error, link
+                          # source: cache, offline, live, none, skipped or error (see .enrich)
         result.notices    # e.g. "No VirusTotal API key: offline reports only."
 """
 

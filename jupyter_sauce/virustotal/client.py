@@ -5,30 +5,44 @@ and fail there. :class:`LiveClient` owns a private loop running forever in a dae
 thread; each lookup is submitted with :func:`asyncio.run_coroutine_threadsafe` and the
 calling thread (any thread, with or without a loop) blocks on the result.
 
-vt-py errors are translated to this package's: 404 -> :class:`NotFound`, 429 ->
-:class:`QuotaExceeded`, 401 -> :class:`~jupyter_sauce.errors.CredentialsError`,
-anything else -> :class:`LookupFailed`. No message ever contains the API key.
+vt-py sends the request; the answer is read and parsed here. VirusTotal's error codes
+are translated to this package's errors: ``NotFoundError`` -> :class:`NotFound`,
+``QuotaExceededError`` (or a 429) -> :class:`QuotaExceeded`, ``WrongCredentialsError``
+and the like -> :class:`~jupyter_sauce.errors.CredentialsError`, anything else ->
+:class:`LookupFailed`, whose message is one sentence of ours (e.g.
+"VirusTotal could not be reached at http://127.0.0.1:1 (connection refused).") and never
+aiohttp's or json's text (that goes to ``details`` and the debug log). No message ever
+contains the API key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
+import json
 import logging
+import socket
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 import vt
 
-from ..errors import CredentialsError, IntelError
+from ..config import has_control_character
+from ..errors import CredentialsError, InputError, IntelError
+from .report import MAX_REPORT_BYTES
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 REDACTED = "[redacted]"
+
+# an answer larger than any report file we would read is not an IP report
+MAX_ANSWER_BYTES = MAX_REPORT_BYTES
 
 
 def redact(text: str, secret: str) -> str:
@@ -52,6 +66,50 @@ class LookupFailed(IntelError):
     """One lookup failed for another reason (network, server error, bad answer)."""
 
     http_status = 502
+
+
+def host_problem(host: str) -> str | None:
+    """Why ``host`` (VirusTotalConfig.host) cannot be the API's base URL, or None."""
+    bad = f"VirusTotalConfig.host {host!r} is not an http(s) URL."
+    if not host.isprintable() or any(char.isspace() for char in host):
+        return bad
+    try:
+        parts = urlsplit(host)
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range
+    except ValueError:
+        return bad
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return bad
+    if parts.query or parts.fragment:
+        return f"VirusTotalConfig.host {host!r} must be a base URL, without '?' or '#'."
+    return None
+
+
+def shown_host(host: str) -> str:
+    """``host`` for messages: without a ``user:password@`` part, without a trailing slash."""
+    parts = urlsplit(host)
+    if "@" in parts.netloc:
+        parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    return parts.geturl().rstrip("/")
+
+
+def _connect_reason(exc: aiohttp.ClientConnectorError) -> str:
+    """Why a connection could not be made, in a few words of ours."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return "its TLS certificate was not accepted"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return "the TLS handshake failed"
+    os_error = exc.os_error
+    if isinstance(os_error, socket.gaierror):
+        return "its host name could not be resolved"
+    reasons = {
+        errno.ECONNREFUSED: "connection refused",
+        errno.ECONNRESET: "connection reset",
+        errno.ETIMEDOUT: "connection timed out",
+        errno.ENETUNREACH: "network unreachable",
+        errno.EHOSTUNREACH: "host unreachable",
+    }
+    return reasons.get(getattr(os_error, "errno", None), "the connection failed")
 
 
 class LoopThread:
@@ -98,6 +156,11 @@ class LiveClient:
     def __init__(self, api_key: str, host: str, timeout: float) -> None:
         if not api_key:
             raise ValueError("LiveClient needs an API key")
+        problem = host_problem(host)
+        if problem is not None:
+            raise InputError(problem)
+        if has_control_character(api_key):
+            raise InputError("The VirusTotal key contains a line break or control character.")
         self._api_key = api_key
         self.host = host.rstrip("/")
         self.timeout = float(timeout)
@@ -135,26 +198,61 @@ class LiveClient:
         loop_thread, client = self._ensure()
         log.debug("VirusTotal lookup of %s at %s", ip, self.host)
         try:
-            body = loop_thread.run(
-                client.get_json_async("/ip_addresses/{}", ip), timeout=self.timeout + 5.0
+            status, data = loop_thread.run(
+                _get_ip_answer(client, ip, MAX_ANSWER_BYTES), timeout=self.timeout + 5.0
             )
-        except vt.APIError as exc:
-            raise self._translate(ip, exc) from None
         except (aiohttp.ClientError, asyncio.TimeoutError, concurrent.futures.TimeoutError) as exc:
-            reason = redact(str(exc) or type(exc).__name__, self._api_key)
+            raise self._failure(ip, exc) from None
+        if data is None:
             raise LookupFailed(
-                f"VirusTotal could not be reached for {ip}: {reason}", details=type(exc).__name__
-            ) from None
-        except ValueError as exc:  # the answer was not JSON / had no data
-            reason = redact(str(exc), self._api_key)
-            raise LookupFailed(f"VirusTotal gave an unusable answer for {ip}: {reason}") from None
+                f"VirusTotal's answer for {ip} is larger than {MAX_ANSWER_BYTES} bytes."
+            )
+        body, problem = _parse_json(data)
+        if status != 200:
+            raise self._http_error(ip, status, body)
+        if problem is not None:
+            raise LookupFailed(f"VirusTotal gave an unusable answer for {ip} ({problem}).")
         if not isinstance(body, dict):
-            raise LookupFailed(f"VirusTotal gave an unusable answer for {ip}: not a JSON object")
+            raise LookupFailed(f"VirusTotal gave an unusable answer for {ip} (not a JSON object).")
         return body
 
-    def _translate(self, ip: str, exc: vt.APIError) -> IntelError:
-        code = str(exc.code)
-        message = redact(str(exc.message), self._api_key)
+    def _failure(self, ip: str, exc: Exception) -> LookupFailed:
+        """One sentence of ours for a request that got no answer; the library's own text
+        (without the key) goes to ``details`` and the debug log only."""
+        where = shown_host(self.host)
+        if isinstance(exc, asyncio.TimeoutError | concurrent.futures.TimeoutError):
+            message = f"VirusTotal did not answer within {self.timeout:g} seconds at {where}."
+        elif isinstance(exc, aiohttp.InvalidURL):
+            message = f"VirusTotalConfig.host {self.host!r} is not a usable URL."
+        elif isinstance(exc, aiohttp.ClientConnectorError):
+            message = f"VirusTotal could not be reached at {where} ({_connect_reason(exc)})."
+        elif isinstance(exc, aiohttp.ServerDisconnectedError):
+            message = f"VirusTotal at {where} closed the connection without answering."
+        elif isinstance(exc, aiohttp.ClientResponseError):  # e.g. too many redirects
+            message = f"VirusTotal gave an unusable answer for {ip} (HTTP {exc.status})."
+        elif isinstance(exc, aiohttp.ClientPayloadError):
+            message = f"VirusTotal's answer for {ip} was cut short."
+        else:
+            message = f"VirusTotal could not be reached at {where} (the connection failed)."
+        details = f"{type(exc).__name__}: {redact(str(exc), self._api_key)}"
+        log.debug("VirusTotal lookup of %s failed: %s", ip, details)
+        return LookupFailed(message, details=details)
+
+    def _http_error(self, ip: str, status: int, body: Any) -> IntelError:
+        """The error for a non-200 answer: by VirusTotal's error code when the body has one
+        (``{"error": {"code": ..., "message": ...}}``), else by the HTTP status."""
+        error = body.get("error") if isinstance(body, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        if isinstance(code, str) and code.strip():
+            message = error.get("message")
+            text = "" if message is None else redact(str(message), self._api_key)
+            return self._translate(ip, code.strip(), text)
+        log.debug("VirusTotal answered HTTP %s without an error code for %s", status, ip)
+        if status == 429:
+            return QuotaExceeded("VirusTotal quota exceeded (HTTP 429): live lookups stopped.")
+        return LookupFailed(f"VirusTotal answered HTTP {status} for {ip}.")
+
+    def _translate(self, ip: str, code: str, message: str) -> IntelError:
         log.debug("VirusTotal answered %s for %s", code, ip)
         if code == "NotFoundError":
             return NotFound("not found in VirusTotal", details=message)
@@ -168,7 +266,10 @@ class LiveClient:
                 "or the VT_API_KEY environment variable.",
                 details=message,
             )
-        return LookupFailed(f"VirusTotal lookup of {ip} failed: {code}: {message}")
+        text = " ".join(message.split())  # VirusTotal's own sentence, on one line
+        text = text if len(text) <= 200 else text[:199] + "…"
+        reason = f"{code}: {text.rstrip('.')}" if text else code
+        return LookupFailed(f"VirusTotal lookup of {ip} failed ({reason}).", details=message)
 
     def close(self) -> None:
         """Close the vt-py session and stop the loop thread (idempotent)."""
@@ -181,6 +282,35 @@ class LiveClient:
             loop_thread.run(_close_async(client, connector), self.timeout)
         finally:
             loop_thread.stop()
+
+
+async def _get_ip_answer(client: vt.Client, ip: str, limit: int) -> tuple[int, bytes | None]:
+    """Status and body of ``GET /ip_addresses/{ip}``; body None if over ``limit`` bytes.
+
+    The body is read and parsed by us, not by vt-py, whose error parsing fails on answers
+    that are not VirusTotal's (a list, an error that is a string...).
+    """
+    response = await client.get_async("/ip_addresses/{}", ip)
+    data = bytearray()
+    try:
+        async for chunk in response.content.iter_any():
+            data += chunk
+            if len(data) > limit:
+                response.close()  # the rest is never read: drop the connection
+                return response.status, None
+    finally:
+        response.release()
+    return response.status, bytes(data)
+
+
+def _parse_json(data: bytes) -> tuple[Any, str | None]:
+    """``(value, None)``, or ``(None, why it is not usable JSON)``."""
+    try:
+        return json.loads(data), None
+    except RecursionError:  # e.g. '[' * 100000
+        return None, "JSON nested too deeply"
+    except ValueError:  # not JSON, not UTF-8, or a number of thousands of digits
+        return None, "not JSON"
 
 
 async def _close_async(client: vt.Client | None, connector: aiohttp.BaseConnector | None) -> None:

@@ -10,8 +10,19 @@ Sources, in order, for every distinct global address:
    saved to the local cache *and* to the offline reports directory, so later analyses
    need no request and the reports can be exported or shared.
 
-Without a key the rest get source ``none`` and the result says so. Non-global
-addresses are ``skipped`` (no request) unless ``lookup_non_global`` is set.
+Every row's ``source`` is one of :data:`~.result.SOURCES`:
+
+* ``cache``, ``offline``, ``live`` -- where the report (or the "not found in
+  VirusTotal" answer, in ``error``) came from;
+* ``none`` -- no key, and no cached or offline report: nothing known;
+* ``skipped`` -- a non-global address (private, loopback, link-local, multicast,
+  reserved, documentation...) never sent to VirusTotal unless ``lookup_non_global`` is
+  set; ``error`` says why, e.g. "private address: not looked up";
+* ``error`` -- no report because of a problem with this address, in ``error``: not an
+  IP address, a failed live lookup, or one not made (quota, daily limit, cancelled).
+
+Problems with the whole call (the key cannot be used, VirusTotal rejects it, a bad
+``VirusTotalConfig.host``) raise instead.
 """
 
 from __future__ import annotations
@@ -26,8 +37,8 @@ from ..addresses import canonical_of
 from ..config import VirusTotalConfig
 from ..errors import InputError
 from .cache import LoadedReports, NotFoundList, ReportDir, load_reports
-from .client import LiveClient, LookupFailed, NotFound, QuotaExceeded
-from .ipscope import IPAddress, non_global_reason, parse_ip
+from .client import LiveClient, LookupFailed, NotFound, QuotaExceeded, host_problem
+from .ipscope import ZONE_ID_ERROR, IPAddress, non_global_reason, parse_ip
 from .ratelimit import DailyUsage, RateLimiter
 from .report import file_name, gui_link, report_problem, summarize, validate_report
 from .result import NOT_FOUND_ERROR, EnrichProgress, EnrichResult, empty_row, rows_to_frame
@@ -35,6 +46,7 @@ from .result import NOT_FOUND_ERROR, EnrichProgress, EnrichResult, empty_row, ro
 log = logging.getLogger(__name__)
 
 NO_KEY_NOTICE = "No VirusTotal API key: offline reports only."
+NOT_AN_IP_ERROR = "not an IP address"
 MAX_FAILURES_IN_A_ROW = 3
 
 ProgressCallback = Callable[[EnrichProgress], Any]
@@ -89,12 +101,12 @@ class Enricher:
         )
 
     def key_problem(self) -> str | None:
-        """Why the configured key cannot be used (e.g. its file is unreadable), or None."""
-        try:
-            self.config.resolved_api_key()
-        except InputError as exc:
-            return exc.message
-        return None
+        """Why the configured key cannot be used for live lookups, or None: its file is
+        unreadable, it holds a control character, or VirusTotalConfig.host is no URL."""
+        problem = self.config.api_key_problem()
+        if problem is None and self.config.resolved_api_key():
+            problem = host_problem(self.config.host)
+        return problem
 
     def status(self) -> dict[str, Any]:
         """Mode, today's quota use and limits, directories, a key problem. Never the key."""
@@ -173,9 +185,10 @@ class Enricher:
         for text in ips:
             try:
                 address = parse_ip(text)
-            except ValueError:
+            except ValueError as exc:
                 key = str(text).strip()
-                rows.setdefault(key, empty_row(key, "error", "not an IP address"))
+                error = ZONE_ID_ERROR if str(exc) == ZONE_ID_ERROR else NOT_AN_IP_ERROR
+                rows.setdefault(key, empty_row(key, "error", error))
                 continue
             ip = canonical_of(address)
             if ip in rows:
@@ -255,6 +268,7 @@ class Enricher:
         done = total - len(pending)
         stop_reason: str | None = None
         failures_in_a_row = 0
+        failures: list[str] = []
         save_problem: str | None = None
         for index, ip in enumerate(pending):
             if stop_reason is None and cancel is not None and cancel.is_set():
@@ -289,6 +303,7 @@ class Enricher:
                 result.notices.append(exc.message)
             except LookupFailed as exc:
                 rows[ip] = empty_row(ip, "error", exc.message, gui_link(ip))
+                failures.append(exc.message)
                 failures_in_a_row += 1
                 if failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
                     stop_reason = f"not looked up: {failures_in_a_row} lookups failed in a row"
@@ -301,6 +316,11 @@ class Enricher:
                 save_problem = save_problem or problem
             done += 1
             self._report(progress, done, total, pending[index + 1 :], ip, rows[ip]["source"])
+        if failures:  # also in the error column, which a terse table may leave out
+            first = "" if len(failures) == 1 else ", the first"
+            result.notices.append(
+                f"{len(failures)} live lookup(s) failed{first}: {failures[0].rstrip('.')}."
+            )
         if save_problem:
             result.notices.append(save_problem)
         if result.cancelled:

@@ -10,9 +10,19 @@ import ipaddress
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+ZONE_ID_ERROR = "not an IP address (zone ids are not supported)"
+
+
 def parse_ip(text: str) -> IPAddress:
-    """Parse an IPv4/IPv6 address (surrounding whitespace allowed); ValueError if not one."""
-    return ipaddress.ip_address(str(text).strip())
+    """Parse an IPv4/IPv6 address (surrounding whitespace allowed); ValueError if not one.
+
+    Zone ids (``fe80::1%eth0``) are refused, as everywhere in the package
+    (:func:`jupyter_sauce.addresses.parse`): the address means nothing off its host.
+    """
+    text = str(text).strip()
+    if "%" in text:
+        raise ValueError(ZONE_ID_ERROR)
+    return ipaddress.ip_address(text)
 
 
 def canonical_ip(text: str) -> str:

@@ -27,6 +27,8 @@ STAT_FIELDS = ("malicious", "suspicious", "harmless", "undetected")
 
 # real IP reports are tens of kilobytes; this only stops a wrong file from eating memory
 MAX_REPORT_BYTES = 32 * 1024 * 1024
+# real IP reports nest about 6 levels; deeper JSON could not be written back (recursion)
+MAX_REPORT_DEPTH = 100
 
 
 def gui_link(ip: str) -> str:
@@ -55,7 +57,23 @@ def report_problem(body: Any) -> str | None:
         return f"data.id {ident!r} is not an IP address"
     if not isinstance(data.get("attributes"), dict):
         return "data.attributes is missing or not an object"
+    if _depth_exceeds(body, MAX_REPORT_DEPTH):
+        return f"it is nested more than {MAX_REPORT_DEPTH} levels deep"
     return None
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether JSON ``value`` nests lists/objects more than ``limit`` levels (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def validate_report(body: Any, origin: str) -> str:
@@ -91,10 +109,23 @@ def read_report_file(path: Path) -> tuple[str, dict[str, Any]]:
         raise ReportError(f"{path} could not be read: {exc.strerror or exc}.") from exc
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except UnicodeDecodeError:
         raise ReportError(
-            f"{path} is not a VirusTotal v3 IP report: it is not JSON ({exc})."
-        ) from exc
+            f"{path} is not a VirusTotal v3 IP report: it is not UTF-8 text."
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ReportError(
+            f"{path} is not a VirusTotal v3 IP report: it is not JSON "
+            f"(line {exc.lineno}, column {exc.colno})."
+        ) from None
+    except RecursionError:  # e.g. '[' * 100000
+        raise ReportError(
+            f"{path} is not a VirusTotal v3 IP report: its JSON is nested too deeply to read."
+        ) from None
+    except ValueError:  # e.g. an integer of more than 4300 digits
+        raise ReportError(
+            f"{path} is not a VirusTotal v3 IP report: it holds a number too long to read."
+        ) from None
     return validate_report(body, str(path)), body
 
 

@@ -29,7 +29,7 @@ INTEL_SCHEMA = pa.schema(
 )
 INTEL_COLUMNS = tuple(INTEL_SCHEMA.names)
 
-# values of the "source" column
+# values of the "source" column (their meaning: the docstring of .enrich)
 SOURCES = ("cache", "offline", "live", "none", "error", "skipped")
 
 NOT_FOUND_ERROR = "not found in VirusTotal"
