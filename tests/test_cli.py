@@ -468,3 +468,21 @@ def test_every_capture_format_is_analysed_and_its_format_reported(
     assert doc["alert_groups"] == ref["alert_groups"]  # same alerts, same times to the µs
     nmap = next(g for g in doc["alert_groups"] if g["signature_id"] == 9000001)
     assert nmap["first_seen"] == "2020-09-19T02:19:30.003000Z"  # microseconds, as in the table
+
+
+def test_alert_groups_count_and_first_and_last_seen(tmp_path: Path) -> None:
+    r = cli(tmp_path, "analyze", str(demo(tmp_path / "d.pcap")), "--rules", "starter", "--no-vt",
+            "--format", "json")  # fmt: skip
+    groups = json.loads(r.stdout)[0]["alert_groups"]
+    assert [(g["signature_id"], g["src_ip"], g["dest_ip"], g["count"]) for g in groups] == [
+        (9000001, "194.61.24.102", "10.42.85.10", 2),  # most alerts first
+        (9000002, "194.61.24.102", "10.42.85.10", 1),
+        (9000003, "194.61.24.102", "10.42.85.10", 1),
+        (9000004, "10.42.85.10", "203.78.103.109", 1),
+    ]
+    nmap = groups[0]
+    assert (nmap["first_seen"], nmap["last_seen"]) == (
+        "2020-09-19T02:19:30.003000Z", "2020-09-19T02:19:32.003000Z")  # fmt: skip
+    table = cli(tmp_path, "analyze", str(tmp_path / "d.pcap"), "--rules", "starter", "--no-vt")
+    row = next(line for line in table.stdout.splitlines() if line.strip().startswith("9000001"))
+    assert row.split()[-5:] == ["2", "2020-09-19", "02:19:30", "2020-09-19", "02:19:32"]

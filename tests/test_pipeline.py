@@ -182,7 +182,10 @@ def test_killed_run_leaves_no_half_entry(tmp_path: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any((store / "tmp").glob("*/suricata.yaml")):
         time.sleep(0.05)
+    started = any((store / "tmp").glob("*/suricata.yaml"))
+    running = proc.poll() is None
     os.killpg(proc.pid, signal.SIGKILL)
+    assert started and running, "not killed in the middle of a run"
     proc.wait()
     assert CaseStore(store).keys() == []
     assert list((store / "tmp").iterdir()) == []
