@@ -266,7 +266,8 @@ def _terse(frame: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         kind = str(out[col].dtype)
         if kind.startswith(("timestamp", "datetime64")):
-            out[col] = out[col].dt.strftime("%Y-%m-%d %H:%M:%S")
+            # Arrow's %S carries the fraction: cut it (JSON, CSV and --out keep it)
+            out[col] = out[col].dt.strftime("%Y-%m-%d %H:%M:%S").str.slice(0, 19)
     return out.astype(object).where(out.notna(), "")
 
 
