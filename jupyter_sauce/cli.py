@@ -21,7 +21,7 @@ from traitlets.config import Config
 from .capture import check_capture_path
 from .config import load_config
 from .engine import Progress
-from .errors import CredentialsError, InputError, SauceError
+from .errors import CredentialsError, InputError, RangeError, SauceError
 from .iocs import alert_iocs, host_iocs
 from .networks import RangeFilter, parse_ranges
 from .pipeline import Case, Sauce
@@ -30,17 +30,24 @@ from .userpaths import expand_user
 from .virustotal import EnrichProgress
 
 
+def _given(text: str) -> str:
+    """A path or name argument: an empty one would quietly mean the default or '.'."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty value is not a path")
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="jupyter sauce",
         description="Packet-capture triage: Suricata alerts, network ranges, IoCs, VirusTotal.",
     )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    p.add_argument("--store", metavar="DIR", help="case store directory")
+    p.add_argument("--store", metavar="DIR", type=_given, help="case store directory")
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("analyze", help="analyse captures with Suricata")
-    a.add_argument("captures", nargs="+", metavar="CAPTURE")
+    a.add_argument("captures", nargs="+", metavar="CAPTURE", type=_given)
     _analysis_args(a)
     a.add_argument("--exclude-src", default="", metavar="CIDRS")
     a.add_argument("--exclude-dst", default="", metavar="CIDRS")
@@ -49,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--hosts", action="store_true", help="IoCs from all hosts in the capture")
 
     d = sub.add_parser("demo", help="write and analyse the built-in Szechuan demo capture")
-    d.add_argument("--path", metavar="FILE", help="where to write the demo capture")
+    d.add_argument("--path", metavar="FILE", type=_given, help="where to write the demo capture")
     _analysis_args(d, demo=True)
 
     lab = sub.add_parser(
@@ -61,26 +68,32 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rules", help="manage rulesets")
     rsub = r.add_subparsers(dest="rules_command", required=True)
     u = rsub.add_parser("update", help="fetch ET Open with suricata-update")
-    u.add_argument("--local", metavar="PATH", help="build from local rules only (offline)")
+    u.add_argument(
+        "--local", metavar="PATH", type=_given, help="build from local rules only (offline)"
+    )
     rsub.add_parser("show", help="show the default ruleset")
 
     v = sub.add_parser("reports", help="offline VirusTotal reports")
     vsub = v.add_subparsers(dest="reports_command", required=True)
     vi = vsub.add_parser("import", help="import VT v3 IP reports (file or directory)")
-    vi.add_argument("path")
+    vi.add_argument("path", type=_given)
     ve = vsub.add_parser("export", help="export offline reports to a directory")
-    ve.add_argument("dest")
+    ve.add_argument("dest", type=_given)
     return p
 
 
 def _analysis_args(a: argparse.ArgumentParser, demo: bool = False) -> None:
-    a.add_argument("--rules", metavar="PATH", help="rules dir/file, 'starter' or 'installed'")
+    a.add_argument(
+        "--rules", metavar="PATH", type=_given, help="rules dir/file, 'starter' or 'installed'"
+    )
     a.add_argument("--home-net", metavar="CIDRS", help="HOME_NET for Suricata")
     a.add_argument(
         "--vt", dest="vt", action="store_true", default=True, help="VirusTotal (default)"
     )
     a.add_argument("--no-vt", dest="vt", action="store_false", help="skip VirusTotal")
-    a.add_argument("--reports", metavar="DIR", help="offline VirusTotal reports directory")
+    a.add_argument(
+        "--reports", metavar="DIR", type=_given, help="offline VirusTotal reports directory"
+    )
     a.add_argument("--format", choices=("table", "csv", "json"), default="table")
     a.add_argument("--out", metavar="DIR", help="write alerts, flows, IoCs as CSV and Parquet")
     a.add_argument("--rerun", action="store_true", help="run Suricata even if results are stored")
@@ -375,12 +388,16 @@ def _check_analyze_args(args: argparse.Namespace) -> None:
 
 def _main(args: argparse.Namespace) -> int:
     if args.command == "analyze":
-        flt = RangeFilter.from_strings(
-            include_src=args.include_src,
-            include_dst=args.include_dst,
-            exclude_src=args.exclude_src,
-            exclude_dst=args.exclude_dst,
-        )
+        try:
+            flt = RangeFilter.from_strings(
+                include_src=args.include_src,
+                include_dst=args.include_dst,
+                exclude_src=args.exclude_src,
+                exclude_dst=args.exclude_dst,
+            )
+        except RangeError as exc:  # named by the option the user typed
+            field, _, rest = exc.message.partition(": ")
+            raise RangeError(f"--{field.replace('_', '-')}: {rest}") from None
         for note in flt.notes:
             print(f"jupyter sauce: note: {note}", file=sys.stderr)
         _check_analyze_args(args)

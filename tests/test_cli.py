@@ -486,3 +486,28 @@ def test_alert_groups_count_and_first_and_last_seen(tmp_path: Path) -> None:
     table = cli(tmp_path, "analyze", str(tmp_path / "d.pcap"), "--rules", "starter", "--no-vt")
     row = next(line for line in table.stdout.splitlines() if line.strip().startswith("9000001"))
     assert row.split()[-5:] == ["2", "2020-09-19", "02:19:30", "2020-09-19", "02:19:32"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--store", "", "analyze", "x.pcap"], "argument --store: an empty value is not a path"),
+        (["analyze", ""], "argument CAPTURE: an empty value is not a path"),
+        (["analyze", "x.pcap", "--rules", " "], "argument --rules: an empty value is not a path"),
+        (["reports", "export", ""], "argument dest: an empty value is not a path"),
+        (["analyze", "x.pcap", "--exclude-src", "10.0.0.0/33"],
+         "error: --exclude-src: '10.0.0.0/33' is not a valid address or CIDR range."),
+        (["reports", "export", "/proc/nope/x"], "The folder '/proc/nope/x' cannot be created"),
+    ],
+    ids=["store", "capture", "rules", "export", "range-option", "export-unwritable"],
+)  # fmt: skip
+def test_bad_arguments_are_named_and_exit_2(tmp_path: Path, args: list, message: str) -> None:
+    """Bug: empty paths quietly meant the default store or '.', a bad range was named by an
+    internal field (exclude_src), and an unwritable export folder exited 1."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyter_sauce.cli", *args], capture_output=True, text=True,
+        cwd=tmp_path, timeout=120,
+        env={**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"), "VT_API_KEY": ""},
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr

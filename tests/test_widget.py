@@ -627,5 +627,8 @@ def test_a_bad_root_makes_no_widget_and_leaves_nothing_behind(tmp_path, fake, ca
 
     with pytest.raises(InputError, match="does not exist"):
         CaseWidget(root=tmp_path / "nonexistent", sauce=fake)
+    (tmp_path / "file.pcap").write_bytes(b"x")
+    with pytest.raises(InputError, match="file.pcap' is not a folder"):
+        CaseWidget(root=tmp_path / "file.pcap", sauce=fake)
     gc.collect()
     assert "Traceback" not in capfd.readouterr().err and not fake.closed  # not ours to close

@@ -147,7 +147,12 @@ class Enricher:
             raise InputError(f"{dest} is a file, not a directory to export reports to.")
         reports = dict(self._offline.items())
         reports.update(self._cache.items())
-        dest.mkdir(parents=True, exist_ok=True)
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(
+                f"The folder {str(dest)!r} cannot be created: {exc.strerror or exc}."
+            ) from exc
         for ip, body in reports.items():
             ReportDir(dest).put(ip, body)
         return len(reports)

@@ -21,7 +21,8 @@ class Picker:
     def __init__(self, root: str | os.PathLike, analysed: Callable[[Path], bool] | None = None):
         root_path = Path(root).expanduser()
         if not root_path.is_dir():
-            raise InputError(f"The capture folder {str(root_path)!r} does not exist.")
+            what = "is not a folder" if root_path.exists() else "does not exist"
+            raise InputError(f"The capture folder {str(root_path)!r} {what}.")
         self.root = root_path.resolve()
         self._analysed = analysed
 
