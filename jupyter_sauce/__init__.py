@@ -9,6 +9,7 @@ extract IP addresses. Front ends: ``jupyter sauce`` (cli), ``%load_ext jupyter_s
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from .config import RulesConfig, StoreConfig, SuricataConfig, VirusTotalConfig, load_config
 from .engine import Progress
@@ -25,6 +26,9 @@ from .errors import (
 from .iocs import alert_iocs, host_iocs
 from .networks import RangeFilter, Ranges, parse_ranges
 from .pipeline import Case, Sauce
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 try:
     __version__ = version("jupyter_sauce")
@@ -68,14 +72,14 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "jupyter_sauce"}]
 
 
-def load_ipython_extension(ipython) -> None:
+def load_ipython_extension(ipython: InteractiveShell) -> None:
     """``%load_ext jupyter_sauce``: register the ``%sauce`` magic (imports widgets lazily)."""
     from .widget.magics import load_ipython_extension as load
 
     load(ipython)
 
 
-def unload_ipython_extension(ipython) -> None:
+def unload_ipython_extension(ipython: InteractiveShell) -> None:
     """``%unload_ext jupyter_sauce``: stop the kernel's shared pipeline."""
     from .widget.magics import unload_ipython_extension as unload
 

@@ -11,11 +11,12 @@ import os
 import platform
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -32,6 +33,9 @@ from .networks import parse_ranges
 from .store import CaseStore, SharedStore, entry_key
 from .userpaths import expand_user
 from .warm import WarmEngine
+
+if TYPE_CHECKING:  # vt-py is imported only when VirusTotal is used
+    from .virustotal import Enricher, EnrichProgress, EnrichResult
 
 
 @dataclass
@@ -426,14 +430,21 @@ class Sauce:
 
     # --- VirusTotal -------------------------------------------------------------------
     @property
-    def enricher(self):
+    def enricher(self) -> Enricher:
+        """The VirusTotal enricher (made on first use: vt-py is imported only then)."""
         if self._enricher is None:
             from .virustotal import Enricher
 
             self._enricher = Enricher(self.vt_config, self.store.root / "virustotal")
         return self._enricher
 
-    def enrich(self, ips, progress=None, cancel=None):
+    def enrich(
+        self,
+        ips: Iterable[str],
+        progress: Callable[[EnrichProgress], object] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> EnrichResult:
+        """VirusTotal enrichment of ``ips`` (see :meth:`Enricher.enrich`)."""
         return self.enricher.enrich(ips, progress=progress, cancel=cancel)
 
     def close(self) -> None:

@@ -455,10 +455,17 @@ def test_rules_loading_reports_progress_and_can_be_cancelled(tmp_path: Path) -> 
         assert len(case.alerts) == 5 and any(e.phase == "rules" for e in events)
 
 
-def test_a_killed_owner_leaves_no_suricata_running(tmp_path: Path) -> None:
+def test_a_killed_owner_leaves_no_suricata_running(tmp_path: Path, monkeypatch) -> None:
     """Bug: a CLI or kernel killed with SIGKILL left its warm Suricata running forever;
     the next engine's sweep removed its folder but not the process."""
+    import tempfile
+
     from jupyter_sauce.warm import _suricatas_using, _sweep_stale_run_dirs
+
+    # a temp dir of its own: no other process's sweep may stop the orphan before ours
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
 
     script = (
         "import sys, time\n"
@@ -470,10 +477,11 @@ def test_a_killed_owner_leaves_no_suricata_running(tmp_path: Path) -> None:
     )
     owner = subprocess.Popen(
         [sys.executable, "-c", script, str(tmp_path / "s"), str(demo(tmp_path / "d.pcap"))],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(private)},
     )  # fmt: skip
     try:
         sock = Path(owner.stdout.readline().strip())
+        assert sock.parent.parent == private
         orphans = _suricatas_using(sock)
         assert len(orphans) == 1
         owner.kill()
