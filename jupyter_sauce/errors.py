@@ -14,6 +14,8 @@ class SauceError(Exception):
 
     http_status = 500
     exit_code = 1
+    #: the request field at fault (REST API), when one is; set by the front end that knows it
+    field: str | None = None
 
     def __init__(self, message: str, details: str = "") -> None:
         super().__init__(message)

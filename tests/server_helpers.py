@@ -23,11 +23,14 @@ import pytest
 from tornado.httpclient import HTTPClientError, HTTPResponse
 
 from jupyter_sauce import demo
+from jupyter_sauce.pcapwrite import Record, udp_frame, write_pcap
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(os.environ.get("SAUCE_CORPUS", REPO.parent / "shared" / "corpus"))
 ET_OPEN = CORPUS / "rules" / "et-open-2024-04-21"
 NMAP = CORPUS / "pcaps" / "esnet-curated" / "nmap_80_all.pcap"
+VT_CORPUS = CORPUS / "virustotal"
+VT_REPORT = VT_CORPUS / "ip_138.128.150.133_opencti.json"
 API = ("sauce", "api")
 
 needs_suricata = pytest.mark.skipif(shutil.which("suricata") is None, reason="suricata not on PATH")
@@ -74,6 +77,21 @@ def demo_capture(jp_root_dir: Path) -> Path:
     """The built-in Szechuan demo capture, at ``cases/demo.pcap`` under the root dir."""
     (jp_root_dir / "cases").mkdir(parents=True, exist_ok=True)
     return demo.write_demo_capture(jp_root_dir / "cases" / "demo.pcap")
+
+
+def dns_capture(path: Path, names: list[str]) -> Path:
+    """A pcap of DNS queries (UDP to 8.8.8.8:53 from 10.42.85.10), one packet per name."""
+    records = []
+    for i, name in enumerate(names):
+        qname = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+        query = (0x1000 + i).to_bytes(2, "big") + bytes.fromhex("0100000100000000 0000")
+        payload = query + qname + bytes.fromhex("00010001")
+        frame = udp_frame(
+            "00:0c:29:00:00:01", "00:0c:29:00:00:02", "10.42.85.10", "8.8.8.8",
+            50000 + i, 53, payload,
+        )  # fmt: skip
+        records.append(Record(1_600_000_000_000_000 + i * 1000, frame))
+    return write_pcap(path, records)
 
 
 def body(response: HTTPResponse) -> Any:

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ import pytest
 pytest.register_assert_rewrite("server_helpers")
 
 from server_helpers import (  # noqa: E402
+    assert_error,
     body,
     call,
     check_openapi,
+    dns_capture,
     needs_suricata,
     wait_for,
 )
@@ -231,3 +234,112 @@ async def test_client_disconnect_does_not_kill_its_run(
         await asyncio.sleep(0.05)
     assert len(runs) == 1
     assert (await wait_for(jp_fetch, runs[0]["id"]))["state"] == "done"
+
+
+def dns_rule(msg: str, sid: int = 9000001) -> str:
+    return f'alert udp any any -> any 53 (msg:"{msg}"; sid:{sid}; rev:1;)\n'
+
+
+async def signatures(jp_fetch: Any, run_id: str) -> list[str]:
+    rows = body(await call(jp_fetch, "GET", "runs", run_id, "alerts"))["rows"]
+    return [row["signature"] for row in rows]
+
+
+async def test_edited_rules_or_capture_is_a_new_run(jp_fetch: Any, jp_root_dir: Path) -> None:
+    """Bug: a finished run was reused by the rules path string, so after editing the rules
+    folder the same POST answered the old run with the old alerts."""
+    dns_capture(jp_root_dir / "dns.pcap", ["a.example.com", "b.example.com"])
+    rules = jp_root_dir / "rules"
+    rules.mkdir()
+    (rules / "local.rules").write_text(dns_rule("TEST DNS query v1"))
+    request = {"path": "dns.pcap", "rules": "rules"}
+    first = await start(jp_fetch, **request)
+    assert (await wait_for(jp_fetch, first["id"]))["state"] == "done"
+    assert await signatures(jp_fetch, first["id"]) == ["TEST DNS query v1"] * 2
+
+    (rules / "local.rules").write_text(dns_rule("TEST DNS query v2"))
+    edited = await start(jp_fetch, **request)
+    assert edited["id"] != first["id"] and edited["reused"] is False
+    done = await wait_for(jp_fetch, edited["id"])
+    assert done["state"] == "done" and done["key"] != first["key"]
+    assert await signatures(jp_fetch, edited["id"]) == ["TEST DNS query v2"] * 2
+    again = await start(jp_fetch, **request)  # unchanged since: the same run
+    assert again["id"] == edited["id"] and again["reused"] is True
+
+    dns_capture(jp_root_dir / "dns.pcap", ["a.example.com", "b.example.com", "c.example.com"])
+    recaptured = await start(jp_fetch, **request)
+    assert recaptured["id"] not in (first["id"], edited["id"]) and recaptured["reused"] is False
+    assert (await wait_for(jp_fetch, recaptured["id"]))["counts"]["alerts"] == 3
+    assert await signatures(jp_fetch, recaptured["id"]) == ["TEST DNS query v2"] * 3
+
+
+@pytest.mark.parametrize(
+    "sauce_settings", [{"SauceApp": {"max_concurrent_runs": 1, "max_queued_runs": 1}}]
+)
+async def test_full_queue_is_503(jp_fetch: Any, sauce_app: Any, demo_capture: Path) -> None:
+    """One run running (held), one queued: a third distinct request is refused with 503."""
+    sauce = sauce_app.sauce
+    release = threading.Event()
+    real_analyze = sauce.analyze
+
+    def held_analyze(*args: Any, **kwargs: Any) -> Any:
+        assert release.wait(60), "the test never released the run"
+        return real_analyze(*args, **kwargs)
+
+    sauce.analyze = held_analyze
+    try:
+        running = await start(jp_fetch, path="cases/demo.pcap", home_net="10.42.0.0/16")
+        await wait_for(jp_fetch, running["id"], states=("running",))
+        queued = await start(jp_fetch, path="cases/demo.pcap", home_net="10.43.0.0/16")
+        assert queued["state"] == "queued"
+        refused = await call(jp_fetch, "POST", "runs", body=json.dumps({"path": "cases/demo.pcap"}))
+        check_openapi("POST", "/runs", refused)
+        error = assert_error(refused, 503, "QueueFull", None)
+        assert error["message"] == (
+            "The queue of runs is full (SauceApp.max_queued_runs = 1); try again later."
+        )
+        assert error["field"] is None
+        # joining a run that is already queued is no new run: still accepted
+        joined = await start(jp_fetch, path="cases/demo.pcap", home_net="10.43.0.0/16")
+        assert joined["id"] == queued["id"] and joined["reused"] is True
+    finally:
+        release.set()
+    for run in (running, queued):
+        assert (await wait_for(jp_fetch, run["id"]))["state"] == "done"
+    assert [r["id"] for r in body(await call(jp_fetch, "GET", "runs"))["runs"]] == [
+        running["id"],
+        queued["id"],
+    ]
+
+
+async def test_rules_edited_while_queued_are_not_shared_under_the_old_rules(
+    jp_fetch: Any, sauce_app: Any, jp_root_dir: Path
+) -> None:
+    """A run asked for with rules v1 that ran with v2 (edited meanwhile) has v2's alerts:
+    asking again with v1 must not be answered with it."""
+    dns_capture(jp_root_dir / "dns.pcap", ["a.example.com"])
+    rules = jp_root_dir / "rules"
+    rules.mkdir()
+    (rules / "local.rules").write_text(dns_rule("TEST DNS query v1"))
+    sauce = sauce_app.sauce
+    release = threading.Event()
+    real_analyze = sauce.analyze
+
+    def held_analyze(*args: Any, **kwargs: Any) -> Any:
+        assert release.wait(60), "the test never released the run"
+        return real_analyze(*args, **kwargs)
+
+    sauce.analyze = held_analyze
+    try:
+        first = await start(jp_fetch, path="dns.pcap", rules="rules")
+        await wait_for(jp_fetch, first["id"], states=("running",))
+        (rules / "local.rules").write_text(dns_rule("TEST DNS query v2"))
+    finally:
+        release.set()
+    assert (await wait_for(jp_fetch, first["id"]))["state"] == "done"
+    assert await signatures(jp_fetch, first["id"]) == ["TEST DNS query v2"]
+    (rules / "local.rules").write_text(dns_rule("TEST DNS query v1"))
+    again = await start(jp_fetch, path="dns.pcap", rules="rules")
+    assert again["id"] != first["id"] and again["reused"] is False
+    assert (await wait_for(jp_fetch, again["id"]))["state"] == "done"
+    assert await signatures(jp_fetch, again["id"]) == ["TEST DNS query v1"]

@@ -42,7 +42,8 @@ async def failed_run(jp_fetch: Any, path: str) -> dict[str, Any]:
     # no result tables for a failed run: 409 in the one error shape
     results = await call(jp_fetch, "GET", "runs", run_id, "alerts")
     check_openapi("GET", "/runs/{run_id}/{table}", results)
-    assert "is failed" in assert_error(results, 409, "RunNotDone")["message"]
+    error = assert_error(results, 409, "RunNotDone", None)
+    assert error["message"] == "The run failed; it has no results." and error["field"] is None
     return final
 
 

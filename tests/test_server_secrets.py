@@ -9,8 +9,17 @@ log goes through the root logger under pytest-jupyter, where this test listens.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +30,8 @@ pytest.register_assert_rewrite("server_helpers")
 
 from server_helpers import assert_error, body, call, check_openapi  # noqa: E402
 from vtserver import VTServer  # noqa: E402
+
+from jupyter_sauce.server.redact import Secrets, guard_logs, release  # noqa: E402
 
 pytest_plugins = ("pytest_jupyter.jupyter_server", "server_helpers")
 
@@ -192,3 +203,95 @@ async def test_unreadable_key_file_is_no_leak_and_no_crash(
     for response in responses:
         assert KEY not in response.body.decode("utf-8", "replace")
     assert not [line for line in server_log.lines if KEY in line]
+
+
+JUPYTER = Path(sys.executable).parent / "jupyter"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.skipif(not JUPYTER.is_file(), reason=f"no jupyter next to {sys.executable}")
+def test_api_key_in_config_file_is_not_in_the_debug_log(tmp_path: Path) -> None:
+    """Bug: with VirusTotalConfig.api_key in jupyter_sauce_config.json, ``jupyter server
+    --debug`` logged the key in traitlets' "Config changed: {...}" lines, written before
+    the extension's log guards were installed."""
+    dirs = {name: tmp_path / name for name in ("home", "config", "data", "runtime", "root")}
+    for folder in dirs.values():
+        folder.mkdir()
+    settings = {
+        "VirusTotalConfig": {"api_key": KEY},
+        "StoreConfig": {"store_dir": str(tmp_path / "store")},
+        "RulesConfig": {"rules": "starter", "data_dir": str(tmp_path / "rules-data")},
+    }
+    (dirs["config"] / "jupyter_sauce_config.json").write_text(json.dumps(settings))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
+    env.pop("VT_API_KEY", None)
+    env.update(
+        HOME=str(dirs["home"]),
+        JUPYTER_CONFIG_DIR=str(dirs["config"]),
+        JUPYTER_DATA_DIR=str(dirs["data"]),
+        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+    )
+    port, token = free_port(), secrets.token_hex(16)
+    log = tmp_path / "server.log"
+    args = [str(JUPYTER), "server", "--debug", "--no-browser", "--allow-root",
+            f"--port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={dirs['root']}",
+            f"--IdentityProvider.token={token}"]  # fmt: skip
+    with log.open("wb") as out:
+        server = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=out, stderr=out)
+    try:
+        status = None
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/sauce/api/status", headers={"Authorization": f"token {token}"}
+        )
+        deadline = time.monotonic() + 90
+        while status is None:
+            assert server.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    status = json.loads(answer.read())
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        assert status["virustotal"]["mode"] == "live"  # the key from the file is in use
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    text = log.read_text()
+    dumps = [line for line in text.splitlines() if "SauceApp] Config changed:" in line]
+    assert dumps and all("'api_key': '[redacted]'" in line for line in dumps), dumps
+    assert "jupyter_sauce: REST API at /sauce/api/" in text
+    assert KEY not in text
+
+
+def test_malformed_log_record_is_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+    """Bug: a record whose msg % args fails was left as it was, and logging's report of
+    it printed the raw message and arguments, key included."""
+    guarded = Secrets(lambda: KEY, lambda: 1)
+    setting = "-".join(("a", "configured", "key"))  # not in this source (logging quotes it)
+    logger = logging.getLogger("jupyter_sauce.tests.malformed")
+    stream = io.StringIO()
+    logger.addHandler(logging.StreamHandler(stream))
+    logger.propagate = False  # only this handler: pytest's own would fail the test
+    guard_logs(guarded, [logger])
+    try:
+        logger.warning("key %d", KEY)  # a str for %d: logging reports a "Logging error"
+        logger.warning("setting %s", {"api_key": setting}, "extra")
+        logger.warning("fine %s", KEY)
+    finally:
+        release(guarded)
+        logger.handlers.clear()
+    report = capsys.readouterr().err
+    assert report.count("--- Logging error ---") == 2
+    assert "Message: 'key %d'\nArguments: ('[redacted]',)" in report
+    assert "Arguments: (\"{'api_key': '[redacted]'}\", 'extra')" in report
+    assert stream.getvalue() == "fine [redacted]\n"
+    assert KEY not in report and setting not in report

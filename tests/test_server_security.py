@@ -18,6 +18,7 @@ from server_helpers import (  # noqa: E402
     body,
     call,
     check_openapi,
+    dns_capture,
     needs_suricata,
     wait_for,
 )
@@ -78,6 +79,12 @@ async def test_bad_input_is_400_naming_the_field(jp_fetch: Any, demo_capture: Pa
         field="home_net",
     )
     assert "10.0.0.0/33" in error["message"]
+    # bug: "home_net: HOME_NET: 'banana' ...", the field twice; and an empty path had no field
+    banana = await post_run(jp_fetch, {"path": "cases/demo.pcap", "home_net": "banana"})
+    error = assert_error(banana, 400, "FieldError", "home_net")
+    assert error["message"] == "HOME_NET: 'banana' is not a valid address or CIDR range."
+    empty = assert_error(await post_run(jp_fetch, {"path": ""}), 400, "PathError", "path")
+    assert empty["message"] == "The path is empty."
     run = body(await post_run(jp_fetch, {"path": "cases/demo.pcap"}))
     assert (await wait_for(jp_fetch, run["id"]))["state"] == "done"
     bad = await call(
@@ -173,15 +180,112 @@ async def test_upload_streams_with_a_limit(
     check_openapi("PUT", "/uploads/{name}", response)
     assert response.code == 201 and body(response)["path"] == "uploads/up.pcap"
     assert (jp_root_dir / "uploads" / "up.pcap").read_bytes() == data
-    assert_error(await call(jp_fetch, "PUT", "uploads", "up.pcap", body=data), 409)
-    too_big = await call(jp_fetch, "PUT", "uploads", "big.pcap", body=data * 2)
-    assert_error(too_big, 413, "UploadTooLarge")
-    assert_error(await call(jp_fetch, "PUT", "uploads", "notes.txt", body=b"x"), 400)
-    assert_error(await call(jp_fetch, "PUT", "uploads", "..%2Fx.pcap", body=b"x"), 400)
+    # every upload error names the field at fault (bug: all had field null)
+    for name, payload, status, code, field, message in (
+        ("up.pcap", data, 409, "UploadExists", "name", "A file of that name was already uploaded."),
+        ("big.pcap", data * 2, 413, "UploadTooLarge", "body",
+         "The upload is larger than the limit of 30000 bytes."),
+        ("notes.txt", b"x", 400, "PathError", "name",
+         "Only .pcap, .pcapng, .cap files can be uploaded."),
+        ("..%2Fx.pcap", b"x", 400, "PathError", "name",
+         "The file name must be a plain name without directories."),
+        (".hidden.pcap", b"x", 400, "PathError", "name",
+         "The file name must be a plain name without directories."),
+    ):  # fmt: skip
+        got = await call(jp_fetch, "PUT", "uploads", name, body=payload)
+        check_openapi("PUT", "/uploads/{name}", got)
+        error = assert_error(got, status, code, field)
+        assert (error["field"], error["message"]) == (field, message), name
     leftovers = [p.name for p in (jp_root_dir / "uploads").iterdir()]
     assert leftovers == ["up.pcap"]
     run = body(await call(jp_fetch, "POST", "runs", body=json.dumps({"path": "uploads/up.pcap"})))
     assert (await wait_for(jp_fetch, run["id"]))["state"] == "done"
+
+
+async def test_rules_folder_with_files_leading_out_is_refused(
+    jp_fetch: Any, jp_root_dir: Path, tmp_path: Path
+) -> None:
+    """Bug: only the top-level rules path was checked, so a rules folder inside the root
+    could read files outside it through symlinks (their text showed in run warnings)."""
+    dns_capture(jp_root_dir / "dns.pcap", ["a.example.com"])
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.rules"
+    secret.write_text("this is the secret text of a file outside the root\n")
+    (outside / "classification.config").write_text("config classification: x,secret,1\n")
+    rule = 'alert udp any any -> any 53 (msg:"inside"; sid:9000001; rev:1;)\n'
+    cases = {
+        "rules2": {"x.rules": secret},  # the bug's input
+        "rules3": {"ok.rules": None, "classification.config": outside / "classification.config"},
+        "rules4": {"ok.rules": None, "gone.rules": outside / "deleted.rules"},  # dangling
+    }
+    for folder, files in cases.items():
+        (jp_root_dir / folder).mkdir()
+        for name, target in files.items():
+            if target is None:
+                (jp_root_dir / folder / name).write_text(rule)
+            else:
+                (jp_root_dir / folder / name).symlink_to(target)
+        payload = {"path": "dns.pcap", "rules": folder}
+        error = assert_error(await post_run(jp_fetch, payload), 403, "PathForbidden", "rules")
+        assert (error["message"], error["field"]) == (OUTSIDE, "rules"), folder
+        assert str(tmp_path) not in json.dumps(error)
+    # one rules file whose folder's classification.config leads out
+    payload = {"path": "dns.pcap", "rules": "rules3/ok.rules"}
+    assert_error(await post_run(jp_fetch, payload), 403, "PathForbidden", "rules")
+    # rules that cannot be used are refused at once, named as the client named them
+    (jp_root_dir / "empty").mkdir()
+    payload = {"path": "dns.pcap", "rules": "empty"}
+    error = assert_error(await post_run(jp_fetch, payload), 400, "RulesError", "rules")
+    assert error["message"] == "Rules directory 'empty' holds no .rules files."
+    # symlinks that stay inside the root are fine
+    (jp_root_dir / "shared.rules").write_text(rule)
+    (jp_root_dir / "rules5").mkdir()
+    (jp_root_dir / "rules5" / "linked.rules").symlink_to(jp_root_dir / "shared.rules")
+    run = body(await post_run(jp_fetch, {"path": "dns.pcap", "rules": "rules5"}))
+    done = await wait_for(jp_fetch, run["id"])
+    assert done["state"] == "done" and done["ruleset"]["rules"] == 1, done
+    assert done["counts"]["alerts"] == 1 and done["warnings"] == []
+    assert "secret" not in json.dumps(done)
+
+
+async def test_hostile_bodies_are_400_naming_the_field(jp_fetch: Any, demo_capture: Path) -> None:
+    """Bug: these were 500s (RecursionError, UnicodeEncodeError escaped the handlers)."""
+    deep = "[" * 100000 + "]" * 100000
+    for endpoint in ("runs", "intel"):
+        got = await call(jp_fetch, "POST", endpoint, body=deep)
+        check_openapi("POST", f"/{endpoint}", got)
+        error = assert_error(got, 400, "FieldError", "body")
+        assert error["message"] == "The request body is nested too deeply."
+    for endpoint, text, field in (
+        ("runs", '{"path": "\\ud800"}', "path"),
+        ("intel", '{"ips": ["\\ud800"]}', "ips"),
+        ("runs", '{"path": "cases/demo.pcap", "home_net": ["10.0.0.0/8", "\\udfff"]}', "home_net"),
+    ):
+        got = await call(jp_fetch, "POST", endpoint, body=text)
+        check_openapi("POST", f"/{endpoint}", got)
+        error = assert_error(got, 400, "FieldError", field)
+        assert error["message"] == f"The field {field!r} holds a lone surrogate, which is not text."
+    got = await call(jp_fetch, "POST", "runs", body='{"\\ud800": 1}')
+    error = assert_error(got, 400, "FieldError", "body")
+    assert error["message"] == "A field name is not valid Unicode text."
+    # deep, but not too deep for the parser: still named, not a 500
+    nested = '{"ips": ' + "[" * 500 + "]" * 500 + "}"
+    error = assert_error(await call(jp_fetch, "POST", "intel", body=nested), 400, "FieldError")
+    assert (error["field"], error["message"]) == ("ips", "The field 'ips' is nested too deeply.")
+
+
+@pytest.mark.parametrize("sauce_settings", [{"SauceApp": {"allow_upload": True}}])
+async def test_upload_name_too_long_is_400(jp_fetch: Any, jp_root_dir: Path) -> None:
+    """Bug: a 300-character name was a 500 (ENAMETOOLONG escaped prepare())."""
+    got = await call(jp_fetch, "PUT", "uploads", "a" * 300 + ".pcap", body=b"x")
+    check_openapi("PUT", "/uploads/{name}", got)
+    error = assert_error(got, 400, "PathError", "name")
+    assert error["message"] == "The file name is longer than 255 bytes."
+    longest = "a" * 250 + ".pcap"  # 255 bytes: allowed
+    ok = await call(jp_fetch, "PUT", "uploads", longest, body=b"\xd4\xc3\xb2\xa1")
+    assert ok.code == 201 and body(ok)["name"] == longest
+    assert [p.name for p in (jp_root_dir / "uploads").iterdir()] == [longest]
 
 
 FAKE_KEY = "sk-test-4e1f0c9b7a2d4c8e9f3a"

@@ -10,13 +10,22 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..engine import find_suricata
-from ..errors import CaptureError, RangeError, SauceError, SuricataMissing
+from ..errors import CaptureError, RangeError, RulesError, SauceError, SuricataMissing
 from . import results
-from .handlers import SauceHandler
-from .paths import PathForbidden, PathNotFound, resolve_inside
+from .app import API
+from .handlers import SauceHandler, SettingError, configured_home_net
+from .paths import check_rules_inside, resolve_inside
 from .results import FieldError
 
 RULE_NAMES = ("starter", "installed")
+#: why a run that is not done has no results (GET /runs/{id}/{table}: 409)
+NOT_DONE = {
+    "queued": "The run is still queued; results exist once it is done.",
+    "running": "The run is still running; results exist once it is done.",
+    "failed": "The run failed; it has no results.",
+    "cancelled": "The run was cancelled; it has no results.",
+    "done": "The run has no results.",
+}
 
 
 class RunNotDone(SauceError):
@@ -29,11 +38,6 @@ class SuricataUnavailable(SuricataMissing):
     """No Suricata binary at SuricataConfig.suricata_path, so nothing can run (HTTP 503)."""
 
     http_status = 503
-
-
-def _with_field(exc: SauceError, field: str) -> SauceError:
-    exc.field = field  # type: ignore[attr-defined]
-    return exc
 
 
 class RunsHandler(SauceHandler):
@@ -51,16 +55,24 @@ class RunsHandler(SauceHandler):
         path = body["path"]
         if not isinstance(path, str):
             raise FieldError("path", "path must be a string (relative to the server root).")
-        try:
-            real = resolve_inside(self.ctx.root, path, kind="file")
-        except (PathForbidden, PathNotFound) as exc:
-            raise _with_field(exc, "path") from None
+        manager = self.ctx.manager
+        real = resolve_inside(self.ctx.root, path, kind="file", field="path")
         self._check_capture(real)
         rules, label = self._rules(body.get("rules"))
         home_net = self._home_net(body.get("home_net"))
-        run, created = await self.in_thread(
-            self.ctx.manager.submit, real, path.strip("/"), rules, label, home_net
-        )
+        try:
+            run, created = await self.in_thread(
+                manager.submit, real, path.strip("/"), rules, label, home_net
+            )
+        except RulesError as exc:
+            if rules is None:  # the configured default ruleset: a server setting is wrong
+                raise SettingError(f"{exc.message.rstrip('.')} (RulesConfig.rules).") from None
+            # the client's rules are inside the root: name them as the client does
+            root = str(self.ctx.root)
+            message = exc.message.replace(f"{root}/", "").replace(root, ".")
+            error = RulesError(message, exc.details)
+            error.field = "rules"
+            raise error from None
         self.set_header("Location", self.reverse_url_for(run.id))
         self.send_json({**run.to_dict(), "reused": not created}, status=202)
 
@@ -69,46 +81,45 @@ class RunsHandler(SauceHandler):
         cfg = self.ctx.sauce.suricata_config
         size, limit = real.stat().st_size, cfg.max_capture_size
         if limit and size > limit:
-            raise _with_field(
-                CaptureError(
-                    f"The capture is {size} bytes, over the limit of {limit} bytes "
-                    "(SuricataConfig.max_capture_size)."
-                ),
-                "path",
+            error = CaptureError(
+                f"The capture is {size} bytes, over the limit of {limit} bytes "
+                "(SuricataConfig.max_capture_size)."
             )
+            error.field = "path"
+            raise error
         try:
             find_suricata(cfg.suricata_path)
         except SuricataMissing as exc:
             raise SuricataUnavailable(exc.message) from None
 
     def reverse_url_for(self, run_id: str) -> str:
-        return f"{self.base_url}sauce/api/runs/{run_id}"
+        return f"{self.base_url}{API}/runs/{run_id}"
 
     def _rules(self, value: Any) -> tuple[str | None, str]:
-        """(pipeline rules spec, label) from the client's ``rules``: a name or a root path."""
+        """(pipeline rules spec, label) from the client's ``rules``: a name or a root path
+        whose every rule file (and classification.config) is inside the root."""
         if value is None or value == "":
             return None, "default"
         if not isinstance(value, str):
             raise FieldError("rules", "rules must be 'starter', 'installed' or a path.")
         if value in RULE_NAMES:
             return value, value
-        try:
-            real = resolve_inside(self.ctx.root, value, kind="any")
-        except (PathForbidden, PathNotFound) as exc:
-            raise _with_field(exc, "rules") from None
+        real = resolve_inside(self.ctx.root, value, kind="any", field="rules")
+        check_rules_inside(self.ctx.root, real, field="rules")
         return str(real), value
 
-    def _home_net(self, value: Any) -> list[str] | None:
+    def _home_net(self, value: Any) -> list[str]:
+        """The request's HOME_NET (canonical CIDRs), or the configured default."""
         if value is None:
-            return None
+            return configured_home_net(self.ctx.sauce)
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             value = ", ".join(value)
         if not isinstance(value, str):
             raise FieldError("home_net", "home_net must be a string or a list of strings.")
         try:
             return self.ctx.sauce.home_net(value)
-        except (RangeError, CaptureError) as exc:
-            raise FieldError("home_net", f"home_net: {exc.message}") from None
+        except RangeError as exc:  # "HOME_NET: '...' is not ...": names the field once
+            raise FieldError("home_net", exc.message) from None
 
 
 class RunHandler(SauceHandler):
@@ -138,7 +149,7 @@ class ResultsHandler(SauceHandler):
     async def get(self, run_id: str, table: str) -> None:
         run = self.ctx.manager.get(run_id)
         if run.state != "done" or run.case is None:
-            raise RunNotDone(f"The run is {run.state}; results exist once it is done.")
+            raise RunNotDone(NOT_DONE[run.state])
         args = {k: self.get_argument(k) for k in self.request.arguments}
         # JupyterLab's ServerConnection appends a bare timestamp (`?1733300000000`) to GETs
         args = {k: v for k, v in args.items() if not (k.isdigit() and v == "")}
@@ -190,8 +201,9 @@ class IntelHandler(SauceHandler):
             raise FieldError("ips", "ips must be a list of strings.")
         if len(ips) > self.ctx.max_intel_ips:
             raise FieldError("ips", f"At most {self.ctx.max_intel_ips} addresses per request.")
+        sauce = self.ctx.sauce
         self._cancel = threading.Event()
-        result = await self.in_thread(self.ctx.sauce.enrich, ips, None, self._cancel)
+        result = await self.in_thread(sauce.enrich, ips, None, self._cancel)
         page = results.page_json(result.frame, len(result.frame), 0, None, results.RangeFilter())
         self.send_json(
             {

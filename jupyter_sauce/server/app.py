@@ -5,18 +5,27 @@ line): this app's traits (``c.SauceApp.max_concurrent_runs = 2`` or
 ``--SauceApp.max_concurrent_runs=2``) and the pipeline's Configurables shared with the
 CLI and the kernel (``c.SuricataConfig...``, ``c.RulesConfig...``, ``c.StoreConfig...``,
 ``c.VirusTotalConfig...``).
+
+A setting the pipeline cannot work with (e.g. an unwritable ``StoreConfig.store_dir``)
+does not stop the extension from loading: every API call answers with that problem in
+the one JSON error shape, naming the setting, and GET status reports it (``error``) with
+what it can tell besides.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
+from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Int, Unicode
+from traitlets.config import Config
 
-from ..config import CONFIG_CLASSES
-from .redact import Secrets, guard_logs, release
+from ..config import CONFIG_CLASSES, StoreConfig, VirusTotalConfig, configured
+from ..errors import InputError, SauceError, StoreError
+from .redact import Secrets, guard_config_dumps, guard_logs, release
 
 API = "sauce/api"
 TABLES = "alerts|flows|iocs|hosts"
@@ -27,7 +36,7 @@ class SauceApp(ExtensionApp):
     """Packet-capture triage REST API (Suricata, range filters, IoCs, VirusTotal)."""
 
     name = "jupyter_sauce"
-    extension_url = "/sauce/api/status"
+    extension_url = f"/{API}/status"
     load_other_extensions = True
     classes = [*ExtensionApp.classes, *CONFIG_CLASSES]
 
@@ -54,17 +63,34 @@ class SauceApp(ExtensionApp):
         # the file the CLI and the kernel read too: one place for an admin to configure
         return "jupyter_sauce_config"
 
+    def _link_jupyter_server_extension(self, serverapp: Any) -> None:
+        # linking loads jupyter_sauce_config.*, and traitlets logs every config change at
+        # debug level ("Config changed: {...}"), a VirusTotalConfig.api_key included: hide
+        # such values from every log record before that
+        guard_config_dumps()
+        super()._link_jupyter_server_extension(serverapp)
+
     def initialize_settings(self) -> None:
         from ..pipeline import Sauce
         from .runs import RunManager
 
-        self.sauce = Sauce(config=self.config)
-        self.manager = RunManager(
-            self.sauce,
-            max_concurrent=self.max_concurrent_runs,
-            max_queued=self.max_queued_runs,
-            keep=self.max_runs_kept,
-        )
+        self.sauce: Sauce | None = None
+        self.manager: RunManager | None = None
+        problem: SauceError | None = None
+        try:
+            self.sauce = Sauce(config=self.config)
+        except SauceError as exc:
+            # the extension still loads: every API call answers with this problem in the
+            # one JSON error shape, and GET status reports what it can
+            problem = setup_problem(self.config, exc)
+            self.log.error("jupyter_sauce: the REST API cannot analyse: %s", problem.message)
+        else:
+            self.manager = RunManager(
+                self.sauce,
+                max_concurrent=self.max_concurrent_runs,
+                max_queued=self.max_queued_runs,
+                keep=self.max_runs_kept,
+            )
         root = Path(self.serverapp.root_dir).resolve()
         uploads = (root / self.uploads_dir).resolve()
         allow_upload = self.allow_upload
@@ -76,23 +102,36 @@ class SauceApp(ExtensionApp):
         from .handlers import SauceContext
 
         self.context = SauceContext(
-            manager=self.manager,
+            runs=self.manager,
+            problem=problem,
+            config=self.config,
             root=root,
             allow_upload=allow_upload,
             uploads_dir=uploads,
             max_upload_size=self.max_upload_size,
             max_captures_listed=self.max_captures_listed,
             max_intel_ips=self.max_intel_ips,
-            secrets=Secrets.of(self.sauce.vt_config),
+            max_concurrent_runs=self.max_concurrent_runs,
+            secrets=Secrets.of(self._vt_config()),
         )
         self._redact_logs()
-        self.log.info(
-            "jupyter_sauce: REST API at %s%s/ (store %s, VirusTotal %s)",
-            self.serverapp.base_url,
-            API,
-            self.sauce.store.root,
-            self.sauce.enricher.mode,
-        )
+        if self.sauce is not None:
+            self.log.info(
+                "jupyter_sauce: REST API at %s%s/ (store %s, VirusTotal %s)",
+                self.serverapp.base_url,
+                API,
+                self.sauce.store.root,
+                self.sauce.enricher.mode,
+            )
+
+    def _vt_config(self) -> VirusTotalConfig:
+        """The VirusTotal settings, whose key is kept out of logs and answers."""
+        if self.sauce is not None:
+            return self.sauce.vt_config
+        try:
+            return configured(VirusTotalConfig, self.config)
+        except InputError:  # the setup problem itself: no key was read from these settings
+            return VirusTotalConfig()
 
     def _redact_logs(self) -> None:
         """Keep the VirusTotal key (however it is configured) out of every log line from now on."""
@@ -122,7 +161,7 @@ class SauceApp(ExtensionApp):
 
     async def stop_extension(self) -> None:
         """Cancel runs, stop Suricata (the warm engine), close VirusTotal clients."""
-        manager = getattr(self, "manager", None)
+        manager = getattr(self, "manager", None)  # None: never initialized, or no pipeline
         if manager is not None:
             import asyncio
 
@@ -130,3 +169,25 @@ class SauceApp(ExtensionApp):
         context = getattr(self, "context", None)
         if context is not None:
             release(context.secrets)
+
+
+def setup_problem(config: Config, exc: SauceError) -> SauceError:
+    """What to answer every API call with when the pipeline cannot be built from the
+    server's settings: one sentence naming the setting, never a client error (4xx)."""
+    from ..store import StoreNotWritable
+    from ..userpaths import expand_user
+    from .handlers import SettingError
+
+    if isinstance(exc, StoreNotWritable):
+        folder = expand_user(configured(StoreConfig, config).store_dir)
+        cause = exc.__cause__
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else "unknown"
+        verb = "written" if os.path.isdir(folder) else "created"
+        return StoreError(
+            f"The case store folder {str(folder)!r} (StoreConfig.store_dir) cannot be "
+            f"{verb}: {reason}."
+        )
+    if isinstance(exc, StoreError):  # e.g. StoreConfig.shared_store_dirs
+        return StoreError(exc.message)
+    # a wrong setting (an InputError from configured()): the server's fault, not the request's
+    return SettingError(exc.message)

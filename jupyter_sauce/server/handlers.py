@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from http.client import responses
@@ -26,34 +26,81 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
+from traitlets.config import Config
 
+from ..config import SuricataConfig, VirusTotalConfig, configured
 from ..engine import find_suricata, suricata_version
-from ..errors import SauceError
+from ..errors import InputError, RangeError, SauceError
+from ..networks import parse_ranges
+from ..pipeline import Sauce
 from .paths import iter_captures, relative_to_root
 from .redact import Secrets
 from .results import FieldError
-from .runs import RunManager
+from .runs import ACTIVE, FINISHED, RunManager
 
 AUTH_RESOURCE = "sauce"
 T = TypeVar("T")
+#: deeper JSON than this is no request of this API (its deepest is {"ips": ["..."]})
+MAX_BODY_DEPTH = 32
+
+
+class SettingError(SauceError):
+    """A server setting is wrong, so the request cannot be served (HTTP 500)."""
 
 
 @dataclass
 class SauceContext:
-    """What the handlers need, built once by SauceApp and passed via ``initialize()``."""
+    """What the handlers need, built once by SauceApp and passed via ``initialize()``.
 
-    manager: RunManager
+    ``runs`` is None when the pipeline could not be set up from the server's settings;
+    ``problem`` then says why, and every call that needs the pipeline answers with it.
+    """
+
+    runs: RunManager | None
+    problem: SauceError | None
+    config: Config
     root: Path
     allow_upload: bool
     uploads_dir: Path
     max_upload_size: int
     max_captures_listed: int
     max_intel_ips: int
+    max_concurrent_runs: int
     secrets: Secrets
 
     @property
-    def sauce(self):  # -> Sauce (kept loose: the handlers only call its public methods)
+    def manager(self) -> RunManager:
+        """The run manager, or the setup problem raised."""
+        if self.runs is None:
+            raise self.setup_error()
+        return self.runs
+
+    def require_pipeline(self) -> None:
+        """Raise the setup problem unless the pipeline is set up."""
+        if self.runs is None:
+            raise self.setup_error()
+
+    def setup_error(self) -> SauceError:
+        """The setup problem as a fresh error (each request raises its own)."""
+        problem = self.problem or SettingError("The analysis pipeline is not set up.")
+        return type(problem)(problem.message)
+
+    @property
+    def sauce(self) -> Sauce:
         return self.manager.sauce
+
+
+def configured_home_net(sauce: Sauce) -> list[str]:
+    """The configured default HOME_NET, or a SettingError naming SuricataConfig.home_net."""
+    try:
+        return sauce.home_net()
+    except RangeError as exc:
+        raise SettingError(_home_net_problem(exc.message)) from None
+
+
+def _home_net_problem(message: str) -> str:
+    """One sentence: what is wrong with HOME_NET, naming the setting."""
+    return f"{message.rstrip('.')} (SuricataConfig.home_net)."
 
 
 def error_body(
@@ -62,8 +109,7 @@ def error_body(
     """The one JSON error shape for ``exc`` (None: a bare HTTP status), key redacted."""
     code, message, field = responses.get(status, "Error").replace(" ", ""), "", None
     if isinstance(exc, SauceError):
-        code, message = type(exc).__name__, exc.message
-        field = getattr(exc, "field", None)
+        code, message, field = type(exc).__name__, exc.message, exc.field
     elif isinstance(exc, web.HTTPError):
         message = exc.log_message or exc.reason or responses.get(status, "Error")
         if exc.log_message and exc.args:  # tornado formats log_message with its args
@@ -125,16 +171,28 @@ class SauceHandler(ExtensionHandlerMixin, APIHandler):
 
     # --- helpers ------------------------------------------------------------------------
     def json_body(self, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict:
-        """The request's JSON object; bad JSON, unknown or missing fields -> 400."""
+        """The request's JSON object; bad JSON (nested too deeply, or text that is not
+        Unicode: a lone surrogate escape), unknown or missing fields -> 400."""
         try:
             body = json.loads(self.request.body or b"null")
+        except RecursionError:
+            raise FieldError("body", "The request body is nested too deeply.") from None
         except (ValueError, UnicodeDecodeError):
             raise FieldError("body", "The request body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise FieldError("body", "The request body must be a JSON object.")
         for name in body:
+            if not _is_text(name):
+                raise FieldError("body", "A field name is not valid Unicode text.")
             if name not in allowed:
                 raise FieldError(name, f"Unknown field {name!r}; allowed: {', '.join(allowed)}.")
+            for depth, value in _walk(body[name]):
+                if depth > MAX_BODY_DEPTH:
+                    raise FieldError(name, f"The field {name!r} is nested too deeply.")
+                if isinstance(value, str) and not _is_text(value):
+                    raise FieldError(
+                        name, f"The field {name!r} holds a lone surrogate, which is not text."
+                    )
         for name in required:
             if body.get(name) is None:
                 raise FieldError(name, f"The field {name!r} is required.")
@@ -150,8 +208,36 @@ class SauceHandler(ExtensionHandlerMixin, APIHandler):
         self.finish(self.ctx.secrets.redact(json.dumps(data)))
 
 
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is Unicode text (JSON's ``\\ud800`` escapes can make it not)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _walk(value: Any) -> Iterator[tuple[int, Any]]:
+    """(depth, item) of a parsed JSON value and everything in it (no recursion)."""
+    stack = [(1, value)]
+    while stack:
+        depth, item = stack.pop()
+        yield depth, item
+        if depth > MAX_BODY_DEPTH:
+            continue
+        if isinstance(item, dict):
+            stack.extend((depth + 1, v) for v in (*item.keys(), *item.values()))
+        elif isinstance(item, list):
+            stack.extend((depth + 1, v) for v in item)
+
+
 class StatusHandler(SauceHandler):
-    """GET status: Suricata, ruleset, warm engine, VirusTotal mode and quota, runs."""
+    """GET status: Suricata, ruleset, warm engine, VirusTotal mode and quota, runs.
+
+    Problems with settings are reported inside the document: Suricata missing, the
+    ruleset, HOME_NET, and (``error``, with what can be told without it) a pipeline that
+    could not be set up at all.
+    """
 
     @web.authenticated
     @authorized
@@ -159,38 +245,87 @@ class StatusHandler(SauceHandler):
         self.send_json(await self.in_thread(self._status))
 
     def _status(self) -> dict[str, Any]:
+        if self.ctx.runs is None:
+            return self._status_unavailable()
         sauce = self.ctx.sauce
-        cfg = sauce.suricata_config
-        suricata: dict[str, Any] = {
-            "available": False,
-            "version": None,
-            "binary": None,
-            "runner": cfg.runner,
-            "runmode": cfg.runmode,
-            "warm": cfg.warm,
-            "home_net": sauce.home_net(),
-            "message": None,
-        }
         try:
-            binary = find_suricata(cfg.suricata_path)
-            suricata.update(available=True, binary=binary, version=suricata_version(binary))
-        except SauceError as exc:
-            suricata["message"] = exc.message
+            nets, problem = configured_home_net(sauce), None
+        except SettingError as exc:
+            nets, problem = [], exc.message
         try:
             rs = sauce.ruleset()
             ruleset: dict[str, Any] = {**rs.label, "fingerprint": rs.fingerprint, "error": None}
         except SauceError as exc:
             ruleset = {"error": exc.message}
-        status = sauce.enricher.status()
         return {
-            "suricata": suricata,
+            "error": None,
+            "suricata": _suricata_status(sauce.suricata_config, nets, problem),
             "ruleset": ruleset,
             "engine": sauce.engine_state(),
-            "virustotal": status,
+            "virustotal": sauce.enricher.status(),
             "runs": self.ctx.manager.counts(),
-            "max_concurrent_runs": self.extensionapp.max_concurrent_runs,
+            "max_concurrent_runs": self.ctx.max_concurrent_runs,
             "upload": {"enabled": self.ctx.allow_upload, "max_size": self.ctx.max_upload_size},
         }
+
+    def _status_unavailable(self) -> dict[str, Any]:
+        """What the settings tell when the pipeline could not be set up (no store)."""
+        ctx = self.ctx
+        problem = ctx.setup_error()
+        error = error_body(problem.http_status, problem, ctx.secrets.redact)["error"]
+        try:
+            cfg = configured(SuricataConfig, ctx.config)
+        except InputError:  # the setup problem itself (reported in "error"): the defaults
+            cfg = SuricataConfig()
+        try:  # checked as far as it can be without the pipeline (Sauce.home_net)
+            nets, nets_problem = [str(n) for n in parse_ranges(cfg.home_net).networks], None
+        except RangeError as exc:
+            nets, nets_problem = [], _home_net_problem(f"HOME_NET: {exc.message}")
+        return {
+            "error": error,
+            "suricata": _suricata_status(cfg, nets, nets_problem),
+            "ruleset": {"error": error["message"]},
+            "engine": {"warm": False, "enabled": cfg.warm},
+            "virustotal": _virustotal_unavailable(ctx.config),
+            "runs": {state: 0 for state in (*ACTIVE, *FINISHED)},
+            "max_concurrent_runs": ctx.max_concurrent_runs,
+            "upload": {"enabled": ctx.allow_upload, "max_size": ctx.max_upload_size},
+        }
+
+
+def _suricata_status(cfg: SuricataConfig, nets: list[str], problem: str | None) -> dict:
+    suricata: dict[str, Any] = {
+        "available": False,
+        "version": None,
+        "binary": None,
+        "runner": cfg.runner,
+        "runmode": cfg.runmode,
+        "warm": cfg.warm,
+        "home_net": nets,
+        "home_net_error": problem,
+        "message": None,
+    }
+    try:
+        binary = find_suricata(cfg.suricata_path)
+        suricata.update(available=True, binary=binary, version=suricata_version(binary))
+    except SauceError as exc:
+        suricata["message"] = exc.message
+    return suricata
+
+
+def _virustotal_unavailable(config: Config) -> dict[str, Any]:
+    """The VirusTotal part of the status from the settings alone (no cache to read)."""
+    try:
+        cfg = configured(VirusTotalConfig, config)
+    except InputError:  # the setup problem itself (reported in "error"): the defaults
+        cfg = VirusTotalConfig()
+    problem = cfg.api_key_problem()
+    return {
+        "mode": "live" if problem is None and cfg.resolved_api_key() else "offline",
+        "key_problem": problem,
+        "quota_used_today": None,
+        "quota_limit": cfg.requests_per_day,
+    }
 
 
 class CapturesHandler(SauceHandler):

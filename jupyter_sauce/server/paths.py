@@ -16,58 +16,91 @@ from ..errors import InputError
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
 OUTSIDE_MESSAGE = "The path is not inside the server's root directory."
+#: the longest file name (in UTF-8 bytes) Linux, macOS and Windows file systems accept
+NAME_MAX = 255
+#: the files of a rules folder the pipeline reads (see rules.from_path)
+RULE_FILE_GLOB = "*.rules"
+CLASSIFICATION = "classification.config"
 
 
-class PathForbidden(InputError):
+class PathError(InputError):
+    """A client path is wrong (HTTP 400); ``field`` names the request field that gave it."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class PathForbidden(PathError):
     """A client path points outside the root directory (HTTP 403)."""
 
     http_status = 403
 
 
-class PathNotFound(InputError):
+class PathNotFound(PathError):
     """A client path names nothing inside the root directory (HTTP 404)."""
 
     http_status = 404
 
 
-def _clean(user_path: str) -> PurePosixPath:
+def _clean(user_path: str, field: str | None) -> PurePosixPath:
     """The relative path a client gave, or PathForbidden; never touches the disk."""
     if not isinstance(user_path, str) or not user_path.strip():
-        raise InputError("The path is empty.")
+        raise PathError("The path is empty.", field)
     if "\x00" in user_path or "\\" in user_path:
-        raise PathForbidden(OUTSIDE_MESSAGE)
+        raise PathForbidden(OUTSIDE_MESSAGE, field)
     pure = PurePosixPath(user_path)
     if pure.is_absolute() or user_path.startswith("~"):
-        raise PathForbidden(OUTSIDE_MESSAGE)
+        raise PathForbidden(OUTSIDE_MESSAGE, field)
     if any(part == ".." for part in pure.parts):
-        raise PathForbidden(OUTSIDE_MESSAGE)
+        raise PathForbidden(OUTSIDE_MESSAGE, field)
     return pure
 
 
-def resolve_inside(root: str | os.PathLike, user_path: str, *, kind: str = "file") -> Path:
+def resolve_inside(
+    root: str | os.PathLike, user_path: str, *, kind: str = "file", field: str | None = None
+) -> Path:
     """The real path of ``user_path`` under ``root``; it must exist and be a ``kind``.
 
     ``kind`` is ``"file"``, ``"dir"`` or ``"any"``. Symlinks are followed, and the target
-    must still be inside ``root``.
+    must still be inside ``root``. Errors name the request ``field`` the path came from.
     """
-    pure = _clean(user_path)
+    pure = _clean(user_path, field)
     real_root = Path(root).resolve()
     candidate = real_root.joinpath(*pure.parts)
     try:
         real = candidate.resolve(strict=True)
     except (OSError, RuntimeError):
         # missing, a dangling symlink or a symlink loop: the same answer for all of them
-        raise PathNotFound("No such file or directory under the server's root.") from None
+        raise PathNotFound("No such file or directory under the server's root.", field) from None
     if not real.is_relative_to(real_root):
-        raise PathForbidden(OUTSIDE_MESSAGE)
+        raise PathForbidden(OUTSIDE_MESSAGE, field)
     if kind == "file" and not real.is_file():
-        raise PathNotFound("No such file under the server's root.")
+        raise PathNotFound("No such file under the server's root.", field)
     if kind == "dir" and not real.is_dir():
-        raise PathNotFound("No such directory under the server's root.")
+        raise PathNotFound("No such directory under the server's root.", field)
     return real
 
 
-def new_file_inside(directory: Path, name: str) -> Path:
+def check_rules_inside(root: str | os.PathLike, rules: Path, field: str | None = None) -> None:
+    """PathForbidden unless every file the pipeline would read for the rules path ``rules``
+    (already resolved inside ``root``) is inside ``root`` too: its ``*.rules`` files and
+    ``classification.config``, symlinks followed (a dangling one by where it points)."""
+    real_root = Path(root).resolve()
+    if rules.is_dir():
+        files = [*rules.glob(RULE_FILE_GLOB), rules / CLASSIFICATION]
+    else:
+        files = [rules, rules.parent / CLASSIFICATION]
+    for file in files:
+        try:
+            real = file.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: leads nowhere, so not out either
+            continue
+        if not real.is_relative_to(real_root):
+            raise PathForbidden(OUTSIDE_MESSAGE, field)
+
+
+def new_file_inside(directory: Path, name: str, field: str | None = None) -> Path:
     """A path for a new file ``name`` (a bare file name) directly in ``directory``."""
     if (
         not isinstance(name, str)
@@ -78,7 +111,9 @@ def new_file_inside(directory: Path, name: str) -> Path:
         or "\x00" in name
         or name != os.path.basename(name)
     ):
-        raise InputError("The file name must be a plain name without directories.")
+        raise PathError("The file name must be a plain name without directories.", field)
+    if len(name.encode("utf-8", "surrogatepass")) > NAME_MAX:
+        raise PathError(f"The file name is longer than {NAME_MAX} bytes.", field)
     return directory / name
 
 

@@ -8,19 +8,24 @@ follows that value (a rewritten key file is picked up) and keeps hiding earlier 
 Two log guards use it: a record factory that scrubs every record created anywhere in
 the process (any logger, whatever handlers are attached later), and :class:`RedactSecret`,
 a filter on the server's loggers and handlers as a second line.
+
+The record factory also hides the value of any ``api_key`` in a dump of settings
+(traitlets logs ``Config changed: {...}`` at debug level): it is installed before the
+extension loads its config files, when the key itself is not known yet.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import SauceError
-from ..virustotal.client import redact
+from ..virustotal.client import REDACTED, redact
 
 
 class Secrets:
@@ -71,24 +76,68 @@ class Secrets:
         return any(secret in text for secret in self.values())
 
 
-def scrub(record: logging.LogRecord, secrets: Secrets) -> None:
-    """Redact the key from a record's message, traceback and stack text (in place)."""
-    if not secrets.values():
-        return
+#: ``'api_key': '...'`` (a Python dict's repr) or ``"api_key": "..."`` (JSON) in a settings dump
+_CONFIG_KEY = re.compile(
+    r"""(?P<name>(?P<q>['"])api_key(?P=q)\s*:\s*)"""
+    r"""(?P<value>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")"""
+)
+
+
+def redact_config_dumps(text: str) -> str:
+    """``text`` with the value of every ``api_key`` setting in it replaced."""
+    if "api_key" not in text:
+        return text
+    return _CONFIG_KEY.sub(lambda m: f"{m['name']}{m['value'][0]}{REDACTED}{m['value'][0]}", text)
+
+
+def scrub(record: logging.LogRecord, secrets: Secrets | None = None) -> None:
+    """Redact the key (``secrets``) and ``api_key`` settings from a record's message,
+    traceback and stack text (in place)."""
+
+    def clean(text: str) -> str:
+        text = redact_config_dumps(text)
+        return secrets.redact(text) if secrets is not None else text
+
     try:
         message = record.getMessage()
-    except Exception:  # a malformed record: logging reports it when it is formatted
-        return
-    if secrets.found_in(message):
-        record.msg, record.args = secrets.redact(message), ()
+    except Exception:  # a malformed record (msg % args fails, whatever the arguments are):
+        # logging reports it when it is formatted, quoting msg and args, so clean those
+        if isinstance(record.msg, str):
+            record.msg = clean(record.msg)
+        record.args = _clean_args(record.args, clean)
+    else:
+        cleaned = clean(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
     if record.exc_info and not record.exc_text:
         text = logging.Formatter().formatException(record.exc_info)
-        if secrets.found_in(text):
-            record.exc_text = secrets.redact(text)
+        if clean(text) != text:
+            record.exc_text = clean(text)
     for name in ("exc_text", "stack_info"):
         value = getattr(record, name, None)
-        if value and secrets.found_in(value):
-            setattr(record, name, secrets.redact(value))
+        if value:
+            setattr(record, name, clean(value))
+
+
+def _clean_args(args: Any, clean: Callable[[str], str]) -> Any:
+    """A malformed record's arguments, each cleaned where its text holds something to hide
+    (kept as it is otherwise, so that logging's report shows the same mistake)."""
+
+    def one(value: Any) -> Any:
+        if isinstance(value, str):
+            return clean(value)
+        try:
+            text = repr(value)
+        except Exception:  # a broken __repr__: nothing of the value can be shown
+            return f"<{type(value).__name__} object>"
+        cleaned = clean(text)
+        return value if cleaned == text else cleaned
+
+    if isinstance(args, Mapping):  # "%(name)s" arguments: a setting's name is a key here
+        return {key: REDACTED if key == "api_key" else one(value) for key, value in args.items()}
+    if isinstance(args, tuple):
+        return tuple(one(value) for value in args)
+    return one(args)
 
 
 class RedactSecret(logging.Filter):
@@ -108,7 +157,9 @@ _INSTALL_LOCK = threading.Lock()
 _installed = False
 
 
-def _install_factory() -> None:
+def guard_config_dumps() -> None:
+    """Scrub every log record created in this process from now on: ``api_key`` settings
+    always, the keys of :func:`guard_logs` while they are guarded. Idempotent."""
     global _installed
     with _INSTALL_LOCK:
         if _installed:
@@ -117,7 +168,8 @@ def _install_factory() -> None:
 
         def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
             record = previous(*args, **kwargs)
-            for secrets in list(_ACTIVE):
+            active = list(_ACTIVE)
+            for secrets in active or [None]:
                 scrub(record, secrets)
             return record
 
@@ -127,7 +179,7 @@ def _install_factory() -> None:
 
 def guard_logs(secrets: Secrets, loggers: list[logging.Logger]) -> None:
     """Keep the key out of every log record from now on (until :func:`release`)."""
-    _install_factory()
+    guard_config_dumps()
     _ACTIVE.add(secrets)
     filt = RedactSecret(secrets)
     for logger in loggers:

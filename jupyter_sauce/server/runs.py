@@ -2,8 +2,10 @@
 
 A :class:`RunManager` owns one :class:`~jupyter_sauce.pipeline.Sauce` and a
 ``ThreadPoolExecutor`` with ``max_concurrent_runs`` workers. ``submit`` answers at once
-with a :class:`Run`; identical requests (same file content identity, ruleset and
-HOME_NET) share one run while it is queued, running or done. Cancelling sets the
+with a :class:`Run`; identical requests share one run while it is queued, running or
+done. Identical means what the case store key means: the same capture (file identity
+and change stamps, or content hash), ruleset content (fingerprint) and HOME_NET; an
+edited rules folder or capture is a new run. Cancelling sets the
 ``threading.Event`` the pipeline watches, which stops Suricata; the case store's atomic
 writes guarantee that a cancelled or interrupted run leaves no half entry.
 """
@@ -50,7 +52,8 @@ class Run:
     real_path: Path
     rules: str | None  # the pipeline's rules spec (None: the configured default)
     rules_label: str  # what the client asked for, never a server path outside the root
-    home_net: list[str] | None  # canonical CIDRs, None: the configured default
+    home_net: list[str]  # canonical CIDRs
+    fingerprint: str = ""  # of the ruleset's content when the run was asked for
     request_keys: list[tuple] = field(default_factory=list)
     state: str = "queued"
     created: float = field(default_factory=time.time)
@@ -159,12 +162,16 @@ class RunManager:
         rel_path: str,
         rules: str | None,
         rules_label: str,
-        home_net: list[str] | None,
+        home_net: list[str],
     ) -> tuple[Run, bool]:
-        """Start an analysis or join an identical one; returns (run, created)."""
+        """Start an analysis or join an identical one; returns (run, created).
+
+        Resolves the ruleset (reading its files: a RulesError if they cannot be)."""
+        fingerprint = self.sauce.ruleset(rules).fingerprint
+        options = (fingerprint, tuple(home_net))
         st = real_path.stat()
-        options = (rules, tuple(home_net) if home_net is not None else None)
-        keys = [("file", str(real_path), st.st_size, st.st_mtime_ns, *options)]
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        keys = [("file", str(real_path), *stamp, *options)]
         sha = self.sauce.store.known_sha256(real_path)
         if sha is not None:
             keys.append(("sha256", sha, *options))
@@ -179,8 +186,13 @@ class RunManager:
                         self._register(k, existing)
                     return existing, False
             if sum(r.state == "queued" for r in self._runs.values()) >= self.max_queued:
-                raise QueueFull(f"{self.max_queued} runs are already queued; try again later.")
-            run = Run(uuid.uuid4().hex, rel_path, real_path, rules, rules_label, home_net)
+                raise QueueFull(
+                    f"The queue of runs is full (SauceApp.max_queued_runs = {self.max_queued}); "
+                    "try again later."
+                )
+            run = Run(
+                uuid.uuid4().hex, rel_path, real_path, rules, rules_label, home_net, fingerprint
+            )
             for key in keys:
                 self._register(key, run)
             self._runs[run.id] = run
@@ -205,9 +217,13 @@ class RunManager:
 
     def _drop(self, run: Run) -> None:
         self._runs.pop(run.id, None)
+        self._unregister(run)
+
+    def _unregister(self, run: Run) -> None:
         for key in run.request_keys:
             if self._by_request.get(key) == run.id:
                 del self._by_request[key]
+        run.request_keys.clear()
 
     def cancel(self, run_id: str) -> Run:
         """Ask a queued or running run to stop (a queued one stops at once)."""
@@ -242,7 +258,7 @@ class RunManager:
             case = self.sauce.analyze(
                 run.real_path,
                 rules=run.rules,
-                home_net=None if run.home_net is None else ", ".join(run.home_net),
+                home_net=", ".join(run.home_net),
                 progress=progress,
                 cancel=run.cancel,
             )
@@ -262,10 +278,13 @@ class RunManager:
         else:
             run.case, run.key = case, case.key
             with self._lock:
-                sha = case.capture.get("sha256")
-                if sha:
-                    options = (run.rules, tuple(run.home_net) if run.home_net is not None else None)
-                    self._register(("sha256", sha, *options), run)
+                shown = case.ruleset.get("fingerprint") or ""  # a prefix of the fingerprint
+                if not (shown and run.fingerprint.startswith(shown)):
+                    # the rules were edited between the request and the run: the result
+                    # is for other rules than the request keys say, so it is not shared
+                    self._unregister(run)
+                elif sha := case.capture.get("sha256"):
+                    self._register(("sha256", sha, run.fingerprint, tuple(run.home_net)), run)
             self._finish(run, "done")
 
     def _finish(self, run: Run, state: str) -> None:

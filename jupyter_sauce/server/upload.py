@@ -16,9 +16,9 @@ from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..errors import InputError, SauceError
-from .handlers import AUTH_RESOURCE, SauceHandler
-from .paths import CAPTURE_SUFFIXES, new_file_inside, relative_to_root
+from ..errors import SauceError
+from .handlers import AUTH_RESOURCE, SauceHandler, SettingError
+from .paths import CAPTURE_SUFFIXES, PathError, new_file_inside, relative_to_root
 
 
 class UploadsDisabled(SauceError):
@@ -27,16 +27,22 @@ class UploadsDisabled(SauceError):
     http_status = 403
 
 
-class UploadTooLarge(InputError):
-    """The upload is over SauceApp.max_upload_size (HTTP 413)."""
+class UploadTooLarge(PathError):
+    """The upload is over SauceApp.max_upload_size (HTTP 413); the body is at fault."""
 
     http_status = 413
 
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The upload is larger than the limit of {limit} bytes.", "body")
 
-class UploadExists(InputError):
+
+class UploadExists(PathError):
     """A file of that name is already in the uploads dir (HTTP 409)."""
 
     http_status = 409
+
+    def __init__(self) -> None:
+        super().__init__("A file of that name was already uploaded.", "name")
 
 
 @web.stream_request_body
@@ -60,20 +66,36 @@ class UploadHandler(SauceHandler):
             raise web.HTTPError(403, "User is not authorized to write on resource: sauce.")
         if not self.ctx.allow_upload:
             raise UploadsDisabled("Uploads are disabled on this server (SauceApp.allow_upload).")
+        self.ctx.require_pipeline()  # a server that cannot analyse says why, as every call does
         name = self.path_kwargs.get("name", "")
-        target = new_file_inside(self.ctx.uploads_dir, name)
+        target = new_file_inside(self.ctx.uploads_dir, name, field="name")
         if not name.lower().endswith(CAPTURE_SUFFIXES):
-            raise InputError(f"Only {', '.join(CAPTURE_SUFFIXES)} files can be uploaded.")
-        if target.exists():
-            raise UploadExists("A file of that name was already uploaded.")
+            raise PathError(f"Only {', '.join(CAPTURE_SUFFIXES)} files can be uploaded.", "name")
+        try:
+            taken = target.exists()
+        except OSError as exc:
+            raise self._unusable(exc) from exc
+        if taken:
+            raise UploadExists()
         limit = self.ctx.max_upload_size
         length = self.request.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > limit:
-            raise UploadTooLarge(f"The upload is larger than the limit of {limit} bytes.")
+            raise UploadTooLarge(limit)
         self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
-        self.ctx.uploads_dir.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.ctx.uploads_dir / f".upload-{uuid.uuid4().hex}.part"
-        self._fh = self._tmp.open("xb")
+        tmp = self.ctx.uploads_dir / f".upload-{uuid.uuid4().hex}.part"
+        try:
+            self.ctx.uploads_dir.mkdir(parents=True, exist_ok=True)
+            self._fh = tmp.open("xb")
+        except OSError as exc:
+            raise self._unusable(exc) from exc
+        self._tmp = tmp
+
+    def _unusable(self, exc: OSError) -> SettingError:
+        relative = relative_to_root(self.ctx.root, self.ctx.uploads_dir)
+        return SettingError(
+            f"The uploads folder {relative!r} (SauceApp.uploads_dir) cannot be used: "
+            f"{exc.strerror or 'unknown error'}."
+        )
 
     def data_received(self, chunk: bytes) -> None:
         if self._fh is None:
@@ -89,16 +111,14 @@ class UploadHandler(SauceHandler):
     def put(self, name: str) -> None:
         if self._fh is None or self._tmp is None:
             self._discard()
-            raise UploadTooLarge(
-                f"The upload is larger than the limit of {self.ctx.max_upload_size} bytes."
-            )
+            raise UploadTooLarge(self.ctx.max_upload_size)
         self._fh.close()
         self._fh = None
-        target = new_file_inside(self.ctx.uploads_dir, name)
+        target = new_file_inside(self.ctx.uploads_dir, name, field="name")
         try:
             os.link(self._tmp, target)  # fails if the name was taken meanwhile
         except FileExistsError:
-            raise UploadExists("A file of that name was already uploaded.") from None
+            raise UploadExists() from None
         finally:
             self._discard()
         path = relative_to_root(self.ctx.root, target.resolve())
