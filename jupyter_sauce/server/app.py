@@ -141,7 +141,8 @@ class SauceApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         from .api import IntelHandler, ResultsHandler, RunHandler, RunsHandler
-        from .handlers import CapturesHandler, NotFoundHandler, SpecHandler, StatusHandler
+        from .handlers import CapturesHandler, NotFoundHandler, SpecHandler
+        from .status import StatusHandler
         from .upload import UploadHandler
 
         kw = {"context": self.context}

@@ -28,15 +28,12 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from traitlets.config import Config
 
-from ..config import SuricataConfig, VirusTotalConfig, configured
-from ..engine import find_suricata, suricata_version
-from ..errors import InputError, RangeError, SauceError
-from ..networks import parse_ranges
+from ..errors import RangeError, SauceError
 from ..pipeline import Sauce
 from .paths import iter_captures, relative_to_root
 from .redact import Secrets
 from .results import FieldError
-from .runs import ACTIVE, FINISHED, RunManager
+from .runs import RunManager
 
 AUTH_RESOURCE = "sauce"
 T = TypeVar("T")
@@ -95,10 +92,10 @@ def configured_home_net(sauce: Sauce) -> list[str]:
     try:
         return sauce.home_net()
     except RangeError as exc:
-        raise SettingError(_home_net_problem(exc.message)) from None
+        raise SettingError(home_net_problem(exc.message)) from None
 
 
-def _home_net_problem(message: str) -> str:
+def home_net_problem(message: str) -> str:
     """One sentence: what is wrong with HOME_NET, naming the setting."""
     return f"{message.rstrip('.')} (SuricataConfig.home_net)."
 
@@ -229,103 +226,6 @@ def _walk(value: Any) -> Iterator[tuple[int, Any]]:
             stack.extend((depth + 1, v) for v in (*item.keys(), *item.values()))
         elif isinstance(item, list):
             stack.extend((depth + 1, v) for v in item)
-
-
-class StatusHandler(SauceHandler):
-    """GET status: Suricata, ruleset, warm engine, VirusTotal mode and quota, runs.
-
-    Problems with settings are reported inside the document: Suricata missing, the
-    ruleset, HOME_NET, and (``error``, with what can be told without it) a pipeline that
-    could not be set up at all.
-    """
-
-    @web.authenticated
-    @authorized
-    async def get(self) -> None:
-        self.send_json(await self.in_thread(self._status))
-
-    def _status(self) -> dict[str, Any]:
-        if self.ctx.runs is None:
-            return self._status_unavailable()
-        sauce = self.ctx.sauce
-        try:
-            nets, problem = configured_home_net(sauce), None
-        except SettingError as exc:
-            nets, problem = [], exc.message
-        try:
-            rs = sauce.ruleset()
-            ruleset: dict[str, Any] = {**rs.label, "fingerprint": rs.fingerprint, "error": None}
-        except SauceError as exc:
-            ruleset = {"error": exc.message}
-        return {
-            "error": None,
-            "suricata": _suricata_status(sauce.suricata_config, nets, problem),
-            "ruleset": ruleset,
-            "engine": sauce.engine_state(),
-            "virustotal": sauce.enricher.status(),
-            "runs": self.ctx.manager.counts(),
-            "max_concurrent_runs": self.ctx.max_concurrent_runs,
-            "upload": {"enabled": self.ctx.allow_upload, "max_size": self.ctx.max_upload_size},
-        }
-
-    def _status_unavailable(self) -> dict[str, Any]:
-        """What the settings tell when the pipeline could not be set up (no store)."""
-        ctx = self.ctx
-        problem = ctx.setup_error()
-        error = error_body(problem.http_status, problem, ctx.secrets.redact)["error"]
-        try:
-            cfg = configured(SuricataConfig, ctx.config)
-        except InputError:  # the setup problem itself (reported in "error"): the defaults
-            cfg = SuricataConfig()
-        try:  # checked as far as it can be without the pipeline (Sauce.home_net)
-            nets, nets_problem = [str(n) for n in parse_ranges(cfg.home_net).networks], None
-        except RangeError as exc:
-            nets, nets_problem = [], _home_net_problem(f"HOME_NET: {exc.message}")
-        return {
-            "error": error,
-            "suricata": _suricata_status(cfg, nets, nets_problem),
-            "ruleset": {"error": error["message"]},
-            "engine": {"warm": False, "enabled": cfg.warm},
-            "virustotal": _virustotal_unavailable(ctx.config),
-            "runs": {state: 0 for state in (*ACTIVE, *FINISHED)},
-            "max_concurrent_runs": ctx.max_concurrent_runs,
-            "upload": {"enabled": ctx.allow_upload, "max_size": ctx.max_upload_size},
-        }
-
-
-def _suricata_status(cfg: SuricataConfig, nets: list[str], problem: str | None) -> dict:
-    suricata: dict[str, Any] = {
-        "available": False,
-        "version": None,
-        "binary": None,
-        "runner": cfg.runner,
-        "runmode": cfg.runmode,
-        "warm": cfg.warm,
-        "home_net": nets,
-        "home_net_error": problem,
-        "message": None,
-    }
-    try:
-        binary = find_suricata(cfg.suricata_path)
-        suricata.update(available=True, binary=binary, version=suricata_version(binary))
-    except SauceError as exc:
-        suricata["message"] = exc.message
-    return suricata
-
-
-def _virustotal_unavailable(config: Config) -> dict[str, Any]:
-    """The VirusTotal part of the status from the settings alone (no cache to read)."""
-    try:
-        cfg = configured(VirusTotalConfig, config)
-    except InputError:  # the setup problem itself (reported in "error"): the defaults
-        cfg = VirusTotalConfig()
-    problem = cfg.api_key_problem()
-    return {
-        "mode": "live" if problem is None and cfg.resolved_api_key() else "offline",
-        "key_problem": problem,
-        "quota_used_today": None,
-        "quota_limit": cfg.requests_per_day,
-    }
 
 
 class CapturesHandler(SauceHandler):
