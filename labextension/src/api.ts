@@ -57,14 +57,22 @@ export interface Page {
 }
 
 export interface Status {
+  /** A server setting that keeps the pipeline from working (e.g. an unusable store). */
+  error: { status: number; code: string; message: string; field: string | null } | null;
   suricata: {
     available: boolean;
     version: string | null;
     home_net: string[];
+    home_net_error: string | null;
     message: string | null;
   };
   ruleset: Record<string, unknown> & { error?: string | null };
-  virustotal: { mode: 'offline' | 'live'; quota_used_today: number; quota_limit: number };
+  virustotal: {
+    mode: 'offline' | 'live';
+    key_problem?: string | null;
+    quota_used_today: number | null;
+    quota_limit: number;
+  };
 }
 
 export interface Intel {

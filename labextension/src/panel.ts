@@ -200,6 +200,14 @@ export class SaucePanel extends Widget {
         ? `Suricata ${status.suricata.version}`
         : status.suricata.message ?? 'Suricata is not available';
       this.statusLine.textContent = `${suricata} · ${ruleText} · VirusTotal ${status.virustotal.mode}`;
+      const problems = [
+        status.error?.message,
+        status.suricata.home_net_error,
+        status.virustotal.key_problem
+      ].filter((text): text is string => !!text);
+      if (problems.length) {
+        this.errorLine.textContent = problems.join(' ');
+      }
       if (!this.homeNet.value) {
         this.homeNet.placeholder = status.suricata.home_net.join(', ');
       }
