@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from ..engine import Progress
 from ..errors import Cancelled, RangeError
@@ -41,7 +42,7 @@ class Prepared:
     flt: RangeFilter
     alerts: pd.DataFrame
     flows: pd.DataFrame
-    ipc: bytes
+    table: pa.Table | None  # the grid's rows, until loaded into the grid (see _load)
     timeline: dict
 
 
@@ -213,12 +214,14 @@ class Controller(IocControl):
                      "started": started * 1000}  # fmt: skip
             self.dispatcher.post(lambda: setattr(self.controls, "progress", state))
 
+        grid = self._grid_for_load()
+
         def work() -> Prepared:
             case = self.sauce.analyze(
                 capture, rules=rules, home_net=home_net, rerun=rerun,
                 progress=progress, cancel=cancel,
             )  # fmt: skip
-            return self._prepare(case, self._flt)
+            return self._load(grid, case, self._flt)
 
         def failed(exc: BaseException) -> None:
             self.controls.running = False
@@ -246,11 +249,31 @@ class Controller(IocControl):
 
     def load_case(self, case: Case) -> None:
         """Show an existing Case (e.g. one analysed from the CLI)."""
+        grid = self._grid_for_load()
         self.worker.submit(
-            lambda: self._prepare(case, self._flt),
+            lambda: self._load(grid, case, self._flt),
             lambda prepared: self.show(prepared, new_case=True),
             self.show_error,
         )
+
+    def _grid_for_load(self):
+        """The grid whose Table the work loads. It goes on the page when the work is done
+        (see :meth:`show`), not before: a viewer already there makes the load half as slow
+        again, and cannot draw before the load ends (it holds Perspective's server)."""
+        grid = self.ensure_grid()
+        if self.case is None:  # no view of the user's to keep: the cheapest one until shown
+            with grid.hold_sync():
+                grid.sort, grid.filter, grid.expressions = [], [], {}
+        return grid
+
+    @classmethod
+    def _load(cls, grid, case: Case, flt: RangeFilter) -> Prepared:
+        """On the worker: prepare ``case`` and load it into the grid's Table (a million
+        alerts take about a second in Perspective: not on the kernel's event loop)."""
+        prepared = cls._prepare(case, flt)
+        grid.table.replace(grids.to_ipc(prepared.table))
+        prepared.table = None  # loaded: no need to keep it
+        return prepared
 
     @staticmethod
     def _prepare(case: Case, flt: RangeFilter) -> Prepared:
@@ -261,7 +284,7 @@ class Controller(IocControl):
         capture = case.manifest.get("capture", {})
         return Prepared(
             case=case, flt=flt, alerts=shown, flows=flows,
-            ipc=grids.to_ipc(grids.grid_table(shown, rows)),
+            table=grids.grid_table(shown, rows),
             timeline=views.timeline(alerts, shown, capture.get("first_ts"), capture.get("last_ts")),
         )  # fmt: skip
 
@@ -273,14 +296,13 @@ class Controller(IocControl):
         self.case, self.view = prepared.case, prepared
         manifest = prepared.case.manifest
         total = int(manifest.get("counts", {}).get("alerts", len(prepared.case.alerts)))
-        self.ensure_grid()
+        self.ensure_grid()  # the Table holds the prepared alerts already (see _load)
         if new_case:
             self.ioc_panel.ip_filter = ""
             with self.grid.hold_sync():  # one message (see IocControl.filter_ip)
                 self.grid.expressions = {}
                 self.grid.filter = []
                 self.grid.sort = grids.default_sort(total)
-        self.grid.table.replace(prepared.ipc)
         self._show_grid(self.grid if total else None)
         self.controls.status = views.case_status(manifest, total, len(prepared.alerts))
         self.controls.empty_state = (
@@ -327,7 +349,7 @@ class Controller(IocControl):
         if self.case is None:
             self.ranges.summary = flt.describe()
             return
-        case, generation = self.case, self._generation
+        case, generation, grid = self.case, self._generation, self.ensure_grid()
         self.ranges.applying = True
 
         def done(prepared: Prepared) -> None:
@@ -339,7 +361,7 @@ class Controller(IocControl):
             self.ranges.applying = False
             self.show_error(exc, self.ranges)
 
-        self.worker.submit(lambda: self._prepare(case, flt), done, failed)
+        self.worker.submit(lambda: self._load(grid, case, flt), done, failed)
 
     def clear_ranges(self) -> None:
         self.apply_ranges(**dict.fromkeys(RANGE_FIELDS, ""))

@@ -1,9 +1,10 @@
 """Running work off the kernel's event loop, and bringing results back onto it.
 
-Widget state (traits, the perspective Table) is only touched on the thread that runs
-the kernel's asyncio loop; long work (Suricata, parsing, VirusTotal) runs on worker
-threads. Outside a kernel (plain Python, unit tests) there is no running loop and the
-results are applied on the worker thread under a lock.
+Widget state (traits) is only touched on the thread that runs the kernel's asyncio
+loop; long work (Suricata, parsing, VirusTotal, loading the perspective Table, whose
+server is thread-safe) runs on worker threads. Outside a kernel (plain Python, unit
+tests) there is no running loop and the results are applied on the worker thread under
+a lock.
 """
 
 from __future__ import annotations
@@ -27,18 +28,21 @@ T = TypeVar("T")
 def error_payload(exc: BaseException) -> dict[str, str]:
     """What the widget shows for an error: one sentence and details on demand.
 
-    A :class:`SauceError` carries both. Anything else is a bug: it is logged with its
-    traceback and shown as one sentence naming the exception and where it happened.
+    A :class:`SauceError` carries both. Anything else is a bug: one sentence naming the
+    exception and where it happened. Its traceback is neither shown nor printed into the
+    cell's output (a kernel's log goes there): it stays in the controller's
+    ``last_exception`` and the debug log.
     """
     if isinstance(exc, SauceError):
         return {"message": exc.message, "details": exc.details or ""}
-    log.error("Unexpected error in the CaseWidget", exc_info=exc)
+    log.debug("Unexpected error in the CaseWidget", exc_info=exc)
     frames = traceback.extract_tb(exc.__traceback__)
     where = f" (in {frames[-1].name}, {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     text = str(exc).strip().rstrip(".") or "no description"
     return {
         "message": f"Something went wrong: {type(exc).__name__}: {text}.",
-        "details": f"{type(exc).__name__}{where}. The kernel log has the full report.",
+        "details": f"{type(exc).__name__}{where}. A bug in jupyter_sauce: please report it; "
+        "the traceback is in sauce_widget.controller.last_exception.",
     }
 
 
