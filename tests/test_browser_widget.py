@@ -213,9 +213,8 @@ def test_notebook7_renders_the_widget(tmp_path_factory, browser) -> None:
         context = browser.new_context(viewport={"width": 1400, "height": 1400})
         page = context.new_page()
         try:
-            page.goto(server.notebook_url("nb7.ipynb"))
-            page.locator(".jp-Cell .cm-content").first.click(timeout=60_000)
-            page.keyboard.press("Shift+Enter")
+            # waits for an idle kernel first: a Shift+Enter before it was lost now and then
+            open_and_run(page, server, "nb7.ipynb")
             page.get_by_test_id("sauce-run").wait_for(timeout=TIMEOUT)
             assert "nmap_80_all.pcap" in page.get_by_test_id("sauce-selected").inner_text()
             assert page.get_by_test_id("sauce-files").locator("tr.sauce-capture").count() >= 1
