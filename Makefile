@@ -10,3 +10,4 @@ lint:
 bench:
 	.venv/bin/python benchmarks/bench_engine.py
 	.venv/bin/python benchmarks/bench_eve.py
+	.venv/bin/python benchmarks/bench_widget.py
