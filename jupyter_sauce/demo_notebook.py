@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .demo import place_demo_capture
-from .errors import InputError
-from .userpaths import expand_user
+from .userpaths import make_folder
 
 CAPTURE_NAME = "szechuan-demo.pcap"
 NOTEBOOK_NAME = "sauce-demo.ipynb"
@@ -76,11 +75,7 @@ def write_demo_notebook(folder: str | os.PathLike = "sauce-demo") -> Path:
     An existing notebook is kept (it may hold the user's own cells); the capture is
     written unless it is there already (generated, deterministically: the same bytes).
     """
-    target = expand_user(folder)
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{str(target)!r} cannot be created: {exc.strerror or exc}.") from exc
+    target = make_folder(folder)
     place_demo_capture(target / CAPTURE_NAME)
     notebook = target / NOTEBOOK_NAME
     if not notebook.exists():

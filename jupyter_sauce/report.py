@@ -8,6 +8,7 @@ import pandas as pd
 
 from .addresses import is_lookup_candidate
 from .errors import InputError
+from .userpaths import make_folder
 from .virustotal.report import gui_link
 
 VT_COLUMNS = (
@@ -58,12 +59,7 @@ def write_outputs(
     out_dir: Path, alerts: pd.DataFrame, flows: pd.DataFrame, iocs: pd.DataFrame
 ) -> list[Path]:
     """Write alerts, flows and IoCs as CSV and Parquet into ``out_dir``."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(
-            f"Output directory {str(out_dir)!r} cannot be created: {exc.strerror or exc}."
-        ) from exc
+    make_folder(out_dir)
     written = []
     for name, frame in (("alerts", alerts), ("flows", flows), ("iocs", iocs)):
         for suffix in ("csv", "parquet"):

@@ -1,4 +1,5 @@
-"""``~`` in paths the user types, with a clear error when the home directory is unknown."""
+"""Paths the user types: ``~`` (a clear error when the home directory is unknown) and
+folders to write into (a clear error when one cannot be made)."""
 
 from __future__ import annotations
 
@@ -17,3 +18,17 @@ def expand_user(path: str | os.PathLike) -> Path:
         raise InputError(
             f"{str(path)!r} starts with {head!r}, a home directory that does not exist here."
         ) from None
+
+
+def make_folder(path: str | os.PathLike) -> Path:
+    """Create the folder ``path`` (and its parents) if need be; InputError if it cannot be."""
+    folder = expand_user(path)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{str(folder)!r} is a file, not a folder to write into.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"The folder {str(folder)!r} cannot be created: {exc.strerror or exc}."
+        ) from exc
+    return folder

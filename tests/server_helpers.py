@@ -12,8 +12,10 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -184,3 +186,37 @@ def suricata_children() -> list[int]:
         if ppid == me and b"suricata" in cmd.split(b"\0")[0]:
             found.append(int(entry.name))
     return found
+
+
+#: every endpoint with a request that reaches its handler (method, OpenAPI path, URL parts,
+#: body); the run id is one no run has
+ENDPOINTS = [
+    ("GET", "/status", ("status",), None),
+    ("GET", "/openapi.json", ("openapi.json",), None),
+    ("GET", "/captures", ("captures",), None),
+    ("GET", "/runs", ("runs",), None),
+    ("POST", "/runs", ("runs",), json.dumps({"path": "cases/demo.pcap"})),
+    ("GET", "/runs/{run_id}", ("runs", "0" * 32), None),
+    ("DELETE", "/runs/{run_id}", ("runs", "0" * 32), None),
+    ("GET", "/runs/{run_id}/{table}", ("runs", "0" * 32, "alerts"), None),
+    ("POST", "/intel", ("intel",), json.dumps({"ips": ["8.8.8.8"]})),
+    ("PUT", "/uploads/{name}", ("uploads", "x.pcap"), b"\xd4\xc3\xb2\xa1"),
+]
+
+
+@contextmanager
+def held_runs(sauce: Any) -> Iterator[threading.Event]:
+    """Analyses of ``sauce`` wait (running) until the yielded event is set; it is set on
+    exit, so a failing test never leaves a run waiting."""
+    release = threading.Event()
+    real_analyze = sauce.analyze
+
+    def held_analyze(*args: Any, **kwargs: Any) -> Any:
+        assert release.wait(60), "the test never released the run"
+        return real_analyze(*args, **kwargs)
+
+    sauce.analyze = held_analyze
+    try:
+        yield release
+    finally:
+        release.set()

@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import shutil
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from server_helpers import (  # noqa: E402
     call,
     check_openapi,
     dns_capture,
+    held_runs,
     needs_suricata,
     wait_for,
 )
@@ -279,15 +279,7 @@ async def test_edited_rules_or_capture_is_a_new_run(jp_fetch: Any, jp_root_dir: 
 async def test_full_queue_is_503(jp_fetch: Any, sauce_app: Any, demo_capture: Path) -> None:
     """One run running (held), one queued: a third distinct request is refused with 503."""
     sauce = sauce_app.sauce
-    release = threading.Event()
-    real_analyze = sauce.analyze
-
-    def held_analyze(*args: Any, **kwargs: Any) -> Any:
-        assert release.wait(60), "the test never released the run"
-        return real_analyze(*args, **kwargs)
-
-    sauce.analyze = held_analyze
-    try:
+    with held_runs(sauce):
         running = await start(jp_fetch, path="cases/demo.pcap", home_net="10.42.0.0/16")
         await wait_for(jp_fetch, running["id"], states=("running",))
         queued = await start(jp_fetch, path="cases/demo.pcap", home_net="10.43.0.0/16")
@@ -302,8 +294,6 @@ async def test_full_queue_is_503(jp_fetch: Any, sauce_app: Any, demo_capture: Pa
         # joining a run that is already queued is no new run: still accepted
         joined = await start(jp_fetch, path="cases/demo.pcap", home_net="10.43.0.0/16")
         assert joined["id"] == queued["id"] and joined["reused"] is True
-    finally:
-        release.set()
     for run in (running, queued):
         assert (await wait_for(jp_fetch, run["id"]))["state"] == "done"
     assert [r["id"] for r in body(await call(jp_fetch, "GET", "runs"))["runs"]] == [
@@ -322,20 +312,10 @@ async def test_rules_edited_while_queued_are_not_shared_under_the_old_rules(
     rules.mkdir()
     (rules / "local.rules").write_text(dns_rule("TEST DNS query v1"))
     sauce = sauce_app.sauce
-    release = threading.Event()
-    real_analyze = sauce.analyze
-
-    def held_analyze(*args: Any, **kwargs: Any) -> Any:
-        assert release.wait(60), "the test never released the run"
-        return real_analyze(*args, **kwargs)
-
-    sauce.analyze = held_analyze
-    try:
+    with held_runs(sauce):
         first = await start(jp_fetch, path="dns.pcap", rules="rules")
         await wait_for(jp_fetch, first["id"], states=("running",))
         (rules / "local.rules").write_text(dns_rule("TEST DNS query v2"))
-    finally:
-        release.set()
     assert (await wait_for(jp_fetch, first["id"]))["state"] == "done"
     assert await signatures(jp_fetch, first["id"]) == ["TEST DNS query v2"]
     (rules / "local.rules").write_text(dns_rule("TEST DNS query v1"))

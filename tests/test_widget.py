@@ -494,6 +494,12 @@ def test_export_formats(widget, tmp_path: Path) -> None:
     assert alerts[0]["timestamp"].endswith("Z") and len(alerts[0]["timestamp"]) == 27
     with pytest.raises(InputError):
         widget.export(tmp_path / "x", format="xlsx")
+    (tmp_path / "afile").write_text("kept")
+    with pytest.raises(InputError, match="afile' is a file, not a folder to write into"):
+        widget.export(tmp_path / "afile")
+    with pytest.raises(InputError, match="cannot be created: Not a directory"):
+        widget.export(tmp_path / "afile" / "sub")
+    assert (tmp_path / "afile").read_text() == "kept"
 
 
 def test_close_closes_owned_pipeline_only(root: Path, fake: FakeSauce) -> None:

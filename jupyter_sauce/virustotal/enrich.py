@@ -36,6 +36,7 @@ from typing import Any
 from ..addresses import canonical_of
 from ..config import VirusTotalConfig
 from ..errors import InputError
+from ..userpaths import make_folder
 from .cache import LoadedReports, NotFoundList, ReportDir, load_reports
 from .client import LiveClient, LookupFailed, NotFound, QuotaExceeded, host_problem
 from .ipscope import ZONE_ID_ERROR, IPAddress, non_global_reason, parse_ip
@@ -142,17 +143,9 @@ class Enricher:
 
     def export_reports(self, dest: Path) -> int:
         """Write every known report (cache and offline, the cache winning) to ``dest``."""
-        dest = Path(dest)
-        if dest.exists() and not dest.is_dir():
-            raise InputError(f"{dest} is a file, not a directory to export reports to.")
+        dest = make_folder(dest)
         reports = dict(self._offline.items())
         reports.update(self._cache.items())
-        try:
-            dest.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(
-                f"The folder {str(dest)!r} cannot be created: {exc.strerror or exc}."
-            ) from exc
         for ip, body in reports.items():
             ReportDir(dest).put(ip, body)
         return len(reports)

@@ -19,6 +19,7 @@ from traitlets.config import Config
 from ..config import load_config
 from ..errors import InputError
 from ..pipeline import Case, Sauce
+from ..userpaths import make_folder
 from .controller import RANGE_FIELDS, Controller, default_root
 from .panels import ControlsPanel, IocPanel, RangesPanel
 from .picker import Picker
@@ -170,11 +171,7 @@ class CaseWidget(ipywidgets.VBox):
         """Write ``alerts``, ``flows`` and ``iocs`` as shown into the folder ``path``."""
         if format not in ("csv", "parquet", "json"):
             raise InputError(f"{format!r} is not an export format; use csv, parquet or json.")
-        folder = Path(path)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise InputError(f"{str(folder)!r} cannot be created: {exc.strerror or exc}.") from exc
+        folder = make_folder(path)
         written = []
         for name, frame in (("alerts", self.alerts), ("flows", self.flows), ("iocs", self.iocs)):
             target = folder / f"{name}.{format}"
