@@ -7,27 +7,21 @@ traceback only with ``--debug``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
-import pandas as pd
 from traitlets.config import Config
 
 from .capture import check_capture_path
+from .cli_output import ProgressPrinter, emit
 from .config import load_config
-from .engine import Progress
-from .errors import CredentialsError, InputError, RangeError, SauceError
-from .iocs import alert_iocs, host_iocs
+from .errors import InputError, RangeError, SauceError
 from .networks import RangeFilter, parse_ranges
 from .pipeline import Case, Sauce
-from .report import alert_groups, ioc_table, write_outputs
 from .userpaths import expand_user
-from .virustotal import EnrichProgress
 
 
 def _given(text: str) -> str:
@@ -100,43 +94,6 @@ def _analysis_args(a: argparse.ArgumentParser, demo: bool = False) -> None:
     a.add_argument("--no-warm", action="store_true", help="do not keep a warm Suricata")
 
 
-class ProgressPrinter:
-    """Progress on stderr: one rewritten line on a terminal, a line every few seconds elsewhere."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-        self.start = time.monotonic()
-        self.open_line = False
-
-    def close(self) -> None:
-        """End a progress line that the last update left open (terminals only)."""
-        if self.open_line:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self.open_line = False
-
-    def __call__(self, p: Progress | EnrichProgress) -> None:
-        now = time.monotonic()
-        final = bool(p.total) and p.done >= p.total
-        if not self.tty and now - self.last < 2 and not final:
-            return
-        self.last = now
-        frac = f"{100 * min(1.0, p.done / p.total):5.1f}%" if p.total else "     "
-        left = p.eta if isinstance(p, Progress) else p.eta_seconds
-        eta = f", ETA {left:.0f} s" if left else ""
-        line = f"{self.label}: {p.message} {frac} ({now - self.start:.1f} s{eta})"
-        if self.tty:
-            sys.stderr.write("\r" + line[:120].ljust(120))
-            self.open_line = not final
-            if final:
-                sys.stderr.write("\n")
-        else:
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-
-
 def _config(args: argparse.Namespace) -> Config:
     extra = Config()
     if args.store:
@@ -168,158 +125,6 @@ def _analyse_many(
         finally:
             printer.close()
     return cases
-
-
-def out_dirs(out: Path, given: list[Path]) -> list[Path]:
-    """One folder per capture under ``out``, named after the capture as given; captures
-    with the same stem get ``-2``, ``-3``... so no result overwrites another."""
-    seen: dict[str, int] = {}
-    dirs = []
-    for path in given:
-        stem = path.stem.strip(". ") or "capture"  # never '.' or '..' (outside ``out``)
-        seen[stem] = seen.get(stem, 0) + 1
-        dirs.append(out / (stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"))
-    return dirs
-
-
-def _emit(
-    sauce: Sauce, cases: list[tuple[Path, Case]], flt: RangeFilter, args: argparse.Namespace
-) -> None:
-    out = sys.stdout
-    docs = []
-    folders = out_dirs(Path(args.out), [p for p, _ in cases]) if args.out else []
-    rejected: CredentialsError | None = None
-    for n, (given, case) in enumerate(cases):
-        alerts = flt.apply(case.alerts)
-        iocs = alert_iocs(alerts)
-        if getattr(args, "hosts", False):
-            iocs = host_iocs(flt.apply(case.flows))
-        intel, vt_note = None, []
-        if args.vt and len(iocs) and rejected is None:
-            printer = ProgressPrinter("VirusTotal")
-            try:
-                intel = sauce.enrich(list(iocs["ip"]), progress=printer)
-            except CredentialsError as exc:  # show the analysis all the same, then fail
-                rejected = exc
-            finally:
-                printer.close()
-        if rejected is not None and args.vt:
-            vt_note = [f"{rejected.message} IoCs are shown without VirusTotal."]
-        table = ioc_table(iocs, intel.frame if intel is not None else None)
-        groups = alert_groups(alerts)
-        notes = case.notices + case.warnings + (intel.notices if intel is not None else [])
-        notes += vt_note
-        if args.out:
-            write_outputs(folders[n], alerts, flt.apply(case.flows), table)
-        if args.format == "json":
-            docs.append(
-                {
-                    "capture": str(given),
-                    "sha256": case.capture["sha256"],
-                    "format": {k: case.capture.get(k) for k in CAPTURE_FORMAT_FIELDS},
-                    "key": case.key,
-                    "engine": case.manifest["engine"]["name"],
-                    "ruleset": case.ruleset,
-                    "home_net": case.manifest["options"]["home_net"],
-                    "filters": flt.to_dict(),
-                    "counts": {"alerts": int(len(case.alerts)), "shown": int(len(alerts))},
-                    "notes": notes,
-                    "alert_groups": json.loads(
-                        groups.to_json(orient="records", date_format="iso", date_unit="us")
-                    ),
-                    "iocs": json.loads(
-                        table.to_json(orient="records", date_format="iso", date_unit="us")
-                    ),
-                }
-            )
-            continue
-        if args.format == "csv":
-            out.write(f"# alerts {given}\n")
-            groups.to_csv(out, index=False)
-            out.write(f"# iocs {given}\n")
-            table.to_csv(out, index=False)
-            continue
-        _print_table(given, case, alerts, groups, table, flt, notes)
-    if args.format == "json":
-        json.dump(docs, out, indent=1, default=str)
-        out.write("\n")
-    if rejected is not None:
-        raise rejected
-
-
-CAPTURE_FORMAT_FIELDS = ("format", "byte_order", "resolution", "link_names", "packets")
-
-TABLE_IOC_COLUMNS = (
-    "ip",
-    "ip_class",
-    "alerts",
-    "as_src",
-    "as_dst",
-    "flows",
-    "packets",
-    "bytes",
-    "peers",
-    "first_seen",
-    "last_seen",
-    "signatures",
-    "malicious",
-    "suspicious",
-    "harmless",
-    "as_owner",
-    "country",
-    "source",
-    "error",
-    "link",
-)
-
-
-def _terse(frame: pd.DataFrame) -> pd.DataFrame:
-    """Timestamps to the second and no <NA> noise, for a terminal table."""
-    out = frame.copy()
-    for col in out.columns:
-        kind = str(out[col].dtype)
-        if kind.startswith(("timestamp", "datetime64")):
-            # Arrow's %S carries the fraction: cut it (JSON, CSV and --out keep it)
-            out[col] = out[col].dt.strftime("%Y-%m-%d %H:%M:%S").str.slice(0, 19)
-    return out.astype(object).where(out.notna(), "")
-
-
-def _print_table(given, case, alerts, groups, table, flt, notes) -> None:
-    m = case.manifest
-    cap = case.capture
-    packets = f"{cap['packets']} packet{'' if cap['packets'] == 1 else 's'}"
-    links = "/".join(dict.fromkeys(cap.get("link_names") or [])) or "no link type"
-    ticks = {"us": "microsecond", "ns": "nanosecond"}.get(cap["resolution"], cap["resolution"])
-    form = f"{cap['format']}, {cap['byte_order']}-endian, {ticks} timestamps, {links}"
-    name = given.name.encode("unicode_escape").decode()  # a newline in a name stays visible
-    print(f"== {name}  ({packets}, {form}, sha256 {cap['sha256'][:12]})")
-    rs = case.ruleset
-    date = f", {rs['date']}" if rs.get("date") else ""
-    engine = {
-        "warm": "warm engine: the rules stay loaded for the next capture",
-        "cold": "one-off run",
-        "none": "not run",
-    }
-    how = engine.get(m["engine"]["name"], m["engine"]["name"])
-    if case.reused:
-        how = f"stored result of {m['analysed_at']}, not run again; --rerun runs it"
-    print(
-        f"   Suricata {m['engine']['suricata']} ({how}), rules: "
-        f"{rs['source']} {rs['location']} ({rs['rules']} rules{date}), HOME_NET: {case.home_net}"
-    )
-    if flt:
-        print(f"   filters: {flt.describe()}  ({len(alerts)} of {len(case.alerts)} alerts shown)")
-    for note in notes:
-        print(f"   note: {note}")
-    with pd.option_context(
-        "display.max_rows", 200, "display.max_colwidth", 60, "display.width", 250
-    ):
-        print(f"\nAlerts ({len(alerts)}), grouped by signature, source and destination:")
-        print(_terse(groups).to_string(index=False) if len(groups) else "   (no alerts)")
-        print(f"\nIoCs ({len(table)}):")
-        shown = [c for c in TABLE_IOC_COLUMNS if c in table.columns]
-        print(_terse(table[shown]).to_string(index=False) if len(table) else "   (none)")
-    print()
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -423,7 +228,7 @@ def _main(args: argparse.Namespace) -> int:
             for capture in args.captures:  # a bad capture is named before any analysis
                 sauce.inspect(expand_user(capture))
             cases = _analyse_many(sauce, args.captures, args)
-            _emit(sauce, cases, flt, args)
+            emit(sauce, cases, flt, args)
         return 0
     if args.command == "lab":
         from .demo_notebook import open_lab
@@ -444,7 +249,7 @@ def _main(args: argparse.Namespace) -> int:
         args.rules = args.rules or "starter"
         with Sauce(_config(args)) as sauce:
             cases = _analyse_many(sauce, [str(target)], args)
-            _emit(sauce, cases, RangeFilter(), args)
+            emit(sauce, cases, RangeFilter(), args)
         return 0
     if args.command == "rules":
         with Sauce(_config(args)) as sauce:

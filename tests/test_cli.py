@@ -389,7 +389,7 @@ def test_teachers_reports_folder_is_created_and_filled_by_live_answers(tmp_path:
 def test_out_folders_stay_inside_out(tmp_path: Path) -> None:
     """Bug: captures named '...pcap' and '..pcap' made the folders '..' and '.', so the
     results overwrote files beside and in --out."""
-    from jupyter_sauce.cli import out_dirs
+    from jupyter_sauce.cli_output import out_dirs
 
     out = tmp_path / "out"
     given = [Path("...pcap"), Path("..pcap"), Path(".pcap"), Path("a/.hidden.pcap"), Path("x.pcap")]
