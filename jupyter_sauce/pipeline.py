@@ -11,9 +11,7 @@ import os
 import platform
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,76 +23,18 @@ from traitlets.config import Config
 from . import eve, fastlog, rules
 from .atomicfile import atomic_write_json
 from .capture import CaptureInfo, inspect_capture
+from .case import Case
 from .config import RulesConfig, StoreConfig, SuricataConfig, VirusTotalConfig, configured
 from .engine import Progress, ProgressCallback, RunOutput, find_suricata, run_cold, suricata_version
-from .errors import CaptureError, EngineError, RangeError, SauceError, StoreError
-from .frames import ALERT_SCHEMA, FLOW_SCHEMA, empty_frame, frame_to_table, table_to_frame
+from .errors import CaptureError, EngineError, RangeError, SauceError
+from .frames import ALERT_SCHEMA, FLOW_SCHEMA, empty_frame, frame_to_table
 from .networks import parse_ranges
 from .store import CaseStore, SharedStore, entry_key
 from .userpaths import expand_user
-from .warm import WarmEngine
+from .warm_slot import WarmSlot
 
 if TYPE_CHECKING:  # vt-py is imported only when VirusTotal is used
     from .virustotal import Enricher, EnrichProgress, EnrichResult
-
-
-@dataclass
-class Case:
-    """One analysis result: frames are read from the store on first use."""
-
-    key: str
-    entry_dir: Path
-    manifest: dict
-    _alerts: pd.DataFrame | None = field(default=None, repr=False)
-    _flows: pd.DataFrame | None = field(default=None, repr=False)
-    #: True when this result came from the store without running Suricata
-    reused: bool = False
-
-    @property
-    def alerts(self) -> pd.DataFrame:
-        if self._alerts is None:
-            self._alerts = _read_frame(self.entry_dir / "alerts.parquet")
-        return self._alerts
-
-    @property
-    def flows(self) -> pd.DataFrame:
-        if self._flows is None:
-            self._flows = _read_frame(self.entry_dir / "flows.parquet")
-        return self._flows
-
-    @property
-    def warnings(self) -> list[str]:
-        return list(self.manifest.get("warnings", []))
-
-    @property
-    def notices(self) -> list[str]:
-        return list(self.manifest.get("notices", []))
-
-    @property
-    def capture(self) -> dict:
-        return self.manifest["capture"]
-
-    @property
-    def home_net(self) -> str:
-        return ", ".join(self.manifest["options"]["home_net"])
-
-    @property
-    def ruleset(self) -> dict:
-        return self.manifest["ruleset"]
-
-    def path(self, name: str) -> Path:
-        """A raw file of the entry: 'eve.json', 'fast.log', 'suricata.log'."""
-        return self.entry_dir / name
-
-
-def _read_frame(path: Path) -> pd.DataFrame:
-    try:
-        return table_to_frame(pq.read_table(path))
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise StoreError(
-            f"The store entry {path.parent.name} is damaged ({path.name} cannot be read); "
-            f"analyse the capture again with --rerun."
-        ) from exc
 
 
 def _touches(flows: pd.DataFrame, nets: list[str]) -> bool:
@@ -119,8 +59,7 @@ class Sauce:
         self.vt_config = configured(VirusTotalConfig, config)
         self.store = CaseStore(self.store_config.store_dir)
         self.shared_stores = [SharedStore(d) for d in self.store_config.shared_store_dirs]
-        self._warm: WarmEngine | None = None
-        self._warm_lock = threading.Lock()
+        self.warm_slot = WarmSlot()
         self._enricher = None
         self.engine_notes: list[str] = []
         self._inspected: dict[tuple, CaptureInfo] = {}  # (path, inode, size, mtime) -> info
@@ -338,7 +277,9 @@ class Sauce:
         cfg = self.suricata_config
         if cfg.warm:
             try:
-                with self._warm_engine(binary, ruleset, nets, progress, cancel) as engine:
+                with self.warm_slot.hold(
+                    binary, ruleset, nets, cfg.runmode, progress, cancel
+                ) as engine:
                     if engine is not None:
                         return engine.analyze(
                             path, info.size, work, progress=progress, cancel=cancel,
@@ -366,67 +307,16 @@ class Sauce:
             timeout=cfg.timeout,
         )
 
-    @contextmanager
-    def _warm_engine(
-        self,
-        binary: str,
-        ruleset: rules.Ruleset,
-        nets: list[str],
-        progress: ProgressCallback | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[WarmEngine | None]:
-        """The warm engine for these settings (started if need be), held for the caller:
-        an engine in use is never stopped for other settings, those get None instead."""
-        key = (binary, ruleset.fingerprint, tuple(nets), self.suricata_config.runmode)
-        with self._warm_lock:
-            current = self._warm
-            if current is not None and current.key != key and current.users:
-                engine = None
-            else:
-                if current is not None and (current.key != key or not current.running):
-                    current.stop()
-                    self._warm = None
-                if self._warm is None:
-                    started = WarmEngine(binary, ruleset, nets, self.suricata_config.runmode)
-                    try:
-                        started.start(progress=progress, cancel=cancel)
-                    except BaseException:
-                        started.stop()
-                        raise
-                    self._warm = started
-                engine = self._warm
-                engine.users += 1
-        try:
-            yield engine
-        except EngineError:  # a failing engine is not reused
-            if engine is not None:
-                with self._warm_lock:
-                    if self._warm is engine:
-                        self._warm = None
-                engine.stop()
-            raise
-        finally:
-            if engine is not None:
-                with self._warm_lock:
-                    engine.users -= 1
-
     def engine_state(self) -> dict:
-        w = self._warm
-        if w is None or not w.running:
+        """Whether a warm engine runs, and for which settings."""
+        state = self.warm_slot.state()
+        if state is None:
             return {"warm": False, "enabled": self.suricata_config.warm}
-        return {
-            "warm": True,
-            "enabled": True,
-            "ruleset": w.ruleset.label,
-            "home_net": w.home_net,
-            "start_seconds": round(w.started_seconds or 0, 3),
-        }
+        return {"warm": True, "enabled": True, **state}
 
     def stop_engine(self) -> None:
-        with self._warm_lock:
-            if self._warm is not None:
-                self._warm.stop()
-                self._warm = None
+        """Stop the warm engine (the next analysis starts one again)."""
+        self.warm_slot.stop()
 
     # --- VirusTotal -------------------------------------------------------------------
     @property

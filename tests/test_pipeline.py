@@ -93,13 +93,13 @@ def test_broken_warm_engine_falls_back_to_cold(sauce: Sauce, tmp_path: Path) -> 
     cap = demo(tmp_path / "demo.pcap")
     sauce.analyze(write(tmp_path / "x.pcap", pcap_bytes(http_records())))
     assert sauce.engine_state()["warm"]
-    dead = sauce._warm.proc
+    dead = sauce.warm_slot.engine.proc
     os.kill(dead.pid, signal.SIGKILL)
     dead.wait()
     case = sauce.analyze(cap)
     # the dead engine is noticed before use and a new one started
     assert case.manifest["engine"]["name"] == "warm"
-    assert sauce._warm.proc.pid != dead.pid
+    assert sauce.warm_slot.engine.proc.pid != dead.pid
     assert len(case.alerts) == 5
 
 
@@ -473,7 +473,7 @@ def test_a_killed_owner_leaves_no_suricata_running(tmp_path: Path, monkeypatch) 
         "from traitlets.config import Config\n"
         "c = Config(); c.StoreConfig.store_dir = sys.argv[1]; c.RulesConfig.rules = 'starter'\n"
         "s = Sauce(c); s.analyze(sys.argv[2])\n"
-        "print(s._warm.sock_path, flush=True); time.sleep(600)\n"
+        "print(s.warm_slot.engine.sock_path, flush=True); time.sleep(600)\n"
     )
     owner = subprocess.Popen(
         [sys.executable, "-c", script, str(tmp_path / "s"), str(demo(tmp_path / "d.pcap"))],
