@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.ipc as ipc
 import pytest
+from captures import http_records, pcap_bytes
 
 pytest.register_assert_rewrite("server_helpers")
 
@@ -323,3 +324,44 @@ async def test_rules_edited_while_queued_are_not_shared_under_the_old_rules(
     assert again["id"] != first["id"] and again["reused"] is False
     assert (await wait_for(jp_fetch, again["id"]))["state"] == "done"
     assert await signatures(jp_fetch, again["id"]) == ["TEST DNS query v1"]
+
+
+async def test_a_run_from_the_server_opens_in_a_notebook_widget_and_back(
+    jp_fetch: Any, jp_server_config: dict[str, Any], demo_capture: Path, jp_root_dir: Path
+) -> None:
+    """The server and the kernel share the case store: what the sidebar analysed opens in
+    a CaseWidget with no Suricata run, and what a notebook analysed is "analysed" here."""
+    from traitlets.config import Config
+
+    from jupyter_sauce.pipeline import Sauce
+    from jupyter_sauce.widget import CaseWidget
+
+    run = await wait_for(jp_fetch, (await start(jp_fetch, path="cases/demo.pcap"))["id"])
+    assert run["state"] == "done"
+    kernel_config = Config(jp_server_config)  # what jupyter_sauce_config.* gives a kernel
+
+    def in_the_kernel() -> None:  # a thread of its own: the widget applies results itself
+        with Sauce(kernel_config) as kernel_sauce:
+            copy = jp_root_dir / "renamed copy.pcap"
+            copy.write_bytes(demo_capture.read_bytes())
+            widget = CaseWidget(copy, sauce=kernel_sauce)
+            try:
+                widget.wait(30)
+                assert widget.error == {}, widget.error
+                assert widget.controls.stored
+                assert widget.controls.stored_notice.startswith("Already analysed")
+                widget.run()
+                widget.wait(30)
+                assert widget.case.reused and widget.case.key == run["key"]
+                assert len(widget.alerts) == run["counts"]["alerts"] == 5
+                other = jp_root_dir / "other.pcap"  # analysed in the notebook ...
+                other.write_bytes(pcap_bytes(http_records()))
+                kernel_sauce.analyze(other)
+            finally:
+                widget.close()
+
+    await asyncio.to_thread(in_the_kernel)
+    listed = {c["path"]: c for c in body(await call(jp_fetch, "GET", "captures"))["captures"]}
+    assert listed["other.pcap"]["analysed"] is True  # ... is "analysed" in the sidebar
+    again = await start(jp_fetch, path="other.pcap")
+    assert (await wait_for(jp_fetch, again["id"]))["state"] == "done"
