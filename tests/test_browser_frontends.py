@@ -17,6 +17,7 @@ import pytest
 from jupyter_browser import (
     chromium,
     open_and_run,
+    run_cell,
     running_lab,
     shot,
     wait_for_kernel,
@@ -179,3 +180,35 @@ def test_voila_renders_the_widget_and_analyses(tmp_path_factory, new_page) -> No
         assert link.get_attribute("href") == f"https://www.virustotal.com/gui/ip-address/{ATTACKER}"
         shot(page, "voila-3-excluded")
     assert not server.leftover_pids()
+
+
+def test_a_second_grid_on_the_page_works(tmp_path_factory, new_page) -> None:
+    """Bug: running the %sauce cell again (or a second notebook with a grid) showed a
+    JavaScript error instead of the alerts: perspective-python 5.6's widget module defines
+    its "regular-layout" elements without the guard it uses for its others, and each grid
+    loads the module again."""
+    base = tmp_path_factory.mktemp("second-grid")
+
+    def prepare(work: Path) -> None:
+        write_demo_capture(work / CAPTURE_NAME)
+        write_notebook(work / "twice.ipynb", [f"%load_ext jupyter_sauce\n%sauce {CAPTURE_NAME}"])
+
+    with running_lab(base, _config(base), prepare=prepare) as lab:
+        page = new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        open_and_run(page, lab, "twice.ipynb")
+        _run_and_see_nmap_alert(page, "second-grid-first")
+        run_cell(page, 0)  # the same cell again: a new widget, a new grid on the page
+        page.wait_for_function(
+            "() => { const b = document.querySelector('[data-testid=sauce-run]');"
+            " return b && !b.disabled && b.textContent === 'Open stored result'; }",
+            timeout=TIMEOUT,
+        )
+        page.get_by_test_id("sauce-run").click()
+        rows = page.locator("perspective-viewer tr").filter(has_text=NMAP_RULE)
+        rows.filter(has_text=ATTACKER).first.wait_for(timeout=TIMEOUT)
+        assert "Click to show javascript error" not in page.locator("body").inner_text()
+        assert not [e for e in errors if "regular-layout" in e], errors
+        shot(page, "second-grid-2")
+    assert not lab.leftover_pids()

@@ -1,6 +1,23 @@
 // The CaseWidget panels (anywidget ESM, no build step). The `_view` trait picks the panel.
 // State comes from the model's traits; user actions go back as {action, ...} messages.
 
+// Each PerspectiveWidget loads perspective-python's module again. The module skips the
+// custom elements a page already has (it says "Perspective was loaded more than once on
+// this page"), except its "regular-layout*" ones (5.6.1): the second grid on a page (a
+// cell run again, a second notebook) then failed with "the name regular-layout has
+// already been used". Our panels always render before the grid, so this page-wide guard
+// is in place first; it skips only what would throw: an already defined regular-layout*.
+(() => {
+  const registry = window.customElements;
+  if (registry.__sauceRegularLayoutGuard) return;
+  const define = registry.define.bind(registry);
+  registry.define = (name, constructor, options) => {
+    if (String(name).startsWith("regular-layout") && registry.get(name)) return undefined;
+    return define(name, constructor, options);
+  };
+  registry.__sauceRegularLayoutGuard = true;
+})();
+
 const h = (tag, attrs = {}, ...children) => {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
