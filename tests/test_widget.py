@@ -239,7 +239,7 @@ def test_run_fills_grid_timeline_and_iocs(widget: CaseWidget, fake: FakeSauce) -
     assert fake.analyze_calls[0]["rerun"] is False
     assert any(p.get("fraction") == 0.5 for p in seen), seen
     assert not widget.controls.running and widget.controls.error == {}
-    assert widget.controls.status == "case.pcap: 8 alerts, 2 flows."
+    assert widget.controls.status == "a.pcap: 8 alerts, 2 flows."  # the capture chosen
     assert widget.children.index(widget.grid) == 1
     assert widget.grid.binding_mode == "server"
     assert widget.grid.columns == grids.DEFAULT_COLUMNS
@@ -362,9 +362,7 @@ def test_no_alerts_state(root: Path, tmp_path: Path) -> None:
     w = CaseWidget(root=root, sauce=FakeSauce(_case(tmp_path, _alerts([]), "quiet.pcap")))
     try:
         _run(w)
-        assert w.controls.empty_state.startswith(
-            "No alerts: Suricata raised no alerts on quiet.pcap"
-        )
+        assert w.controls.empty_state.startswith("No alerts: Suricata raised no alerts on a.pcap")
         assert w.grid not in w.children
         assert w.ioc_panel.source == "hosts"
         assert {r["ip"] for r in w.ioc_panel.rows} == {
@@ -393,7 +391,7 @@ def test_ranges_update_table_without_rerunning(widget, fake) -> None:
     assert widget.ranges_panel.range_error == {}
     assert widget.grid.table.size() == 6
     assert len(fake.analyze_calls) == 1
-    assert widget.controls.status == "case.pcap: 6 of 8 alerts after the range filters, 2 flows."
+    assert widget.controls.status == "a.pcap: 6 of 8 alerts after the range filters, 2 flows."
     assert widget.ranges_panel.summary == "Keeping rows with source not in 10.42.0.0/16."
     assert sum(widget.ranges_panel.timeline["shown"]) == 6
     assert set(widget.alerts["src_ip"]) == {"194.61.24.102"}
@@ -697,3 +695,35 @@ def test_grid_table_is_compact_and_lossless() -> None:
     assert got["SID"][0] == 3_000_000_000 and got["Source Port"] == list(alerts["src_port"])
     assert got["Alert"] == list(alerts["signature"]) and got["HTTP URL"] == [None] * len(alerts)
     view.delete()
+
+
+def test_a_stored_result_of_a_copy_is_shown_under_the_name_chosen(tmp_path: Path) -> None:
+    """Bug: a student opening the teacher's stored result from a renamed copy saw the
+    teacher's file name in the status line."""
+    import shutil
+
+    if shutil.which("suricata") is None:
+        pytest.skip("needs Suricata")
+    from captures import demo
+    from traitlets.config import Config
+
+    config = Config()
+    config.StoreConfig.store_dir = str(tmp_path / "store")
+    config.RulesConfig.rules = "starter"
+    with Sauce(config) as sauce:
+        sauce.analyze(demo(tmp_path / "teacher.pcap"))
+        (tmp_path / "class").mkdir()
+        copy = demo(tmp_path / "class" / "evidence copy.pcap")
+        w = CaseWidget(copy, sauce=sauce)
+        try:
+            w.wait(30)
+            assert w.controls.stored
+            w.run()
+            w.wait(30)
+            assert w.case.reused and w.case.capture["name"] == "teacher.pcap"
+            assert w.controls.status == "evidence copy.pcap: 5 alerts, 31 flows."
+            w.apply_ranges(exclude_src="10.42.0.0/16")
+            w.wait(30)
+            assert w.controls.status.startswith("evidence copy.pcap: 4 of 5 alerts")
+        finally:
+            w.close()

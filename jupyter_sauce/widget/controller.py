@@ -65,6 +65,8 @@ class Controller(IocControl):
         self.worker = Worker("analysis", self.dispatcher)
         self.vt_worker = Worker("virustotal", self.dispatcher)
         self.case: Case | None = None
+        #: the capture's name as the user chose it (the stored result may be of a copy)
+        self.case_name = ""
         self.view: Prepared | None = None
         self.grid = None
         self.iocs: pd.DataFrame | None = None
@@ -231,11 +233,12 @@ class Controller(IocControl):
             else:
                 self.show_error(exc)
 
-        self.worker.submit(work, self._finish_run, failed)
+        self.worker.submit(work, lambda prepared: self._finish_run(prepared, capture.name), failed)
 
-    def _finish_run(self, prepared: Prepared) -> None:
+    def _finish_run(self, prepared: Prepared, name: str) -> None:
         self.controls.running = False
         self.controls.progress = {}
+        self.case_name = name  # a stored result may come from a copy with another name
         self.show(prepared, new_case=True)
         self.controls.stored = True
         self.controls.stored_notice = views.stored_notice(prepared.case.manifest)
@@ -250,11 +253,12 @@ class Controller(IocControl):
     def load_case(self, case: Case) -> None:
         """Show an existing Case (e.g. one analysed from the CLI)."""
         grid = self._grid_for_load()
-        self.worker.submit(
-            lambda: self._load(grid, case, self._flt),
-            lambda prepared: self.show(prepared, new_case=True),
-            self.show_error,
-        )
+
+        def done(prepared: Prepared) -> None:
+            self.case_name = case.manifest.get("capture", {}).get("name", "capture")
+            self.show(prepared, new_case=True)
+
+        self.worker.submit(lambda: self._load(grid, case, self._flt), done, self.show_error)
 
     def _grid_for_load(self):
         """The grid whose Table the work loads. It goes on the page when the work is done
@@ -304,10 +308,12 @@ class Controller(IocControl):
                 self.grid.filter = []
                 self.grid.sort = grids.default_sort(total)
         self._show_grid(self.grid if total else None)
-        self.controls.status = views.case_status(manifest, total, len(prepared.alerts))
+        self.controls.status = views.case_status(
+            self.case_name, manifest, total, len(prepared.alerts)
+        )
         self.controls.empty_state = (
             "" if total else
-            f"No alerts: Suricata raised no alerts on {manifest['capture']['name']} with "
+            f"No alerts: Suricata raised no alerts on {self.case_name} with "
             f"{views.ruleset_label(manifest.get('ruleset', {}))}. "
             "The hosts of the capture are listed below."
         )  # fmt: skip

@@ -154,11 +154,10 @@ def ruleset_label(label: dict) -> str:
     return f"{name} ({', '.join(facts)})" if facts else name
 
 
-def case_status(manifest: dict, total: int, shown: int) -> str:
-    """One line: what was analysed and how many alerts are shown."""
-    capture = manifest.get("capture", {})
+def case_status(name: str, manifest: dict, total: int, shown: int) -> str:
+    """One line: what was analysed (``name``: the capture as the user chose it) and how
+    many alerts are shown."""
     counts = manifest.get("counts", {})
-    name = capture.get("name", "capture")
     flows = counts.get("flows", 0)
     if total == 0:
         return f"{name}: no alerts ({flows:,} flows)."
