@@ -10,7 +10,9 @@ import argparse
 import os
 import signal
 import sys
+import textwrap
 import threading
+import traceback
 from pathlib import Path
 
 from traitlets.config import Config
@@ -31,14 +33,26 @@ def _given(text: str) -> str:
     return text
 
 
+def _commands(parser: argparse.ArgumentParser, dest: str, common: argparse.ArgumentParser):
+    """Subcommands of ``parser`` that all take ``common``'s options (``--debug``)."""
+    commands = parser.add_subparsers(dest=dest, required=True)
+    add_parser = commands.add_parser
+    commands.add_parser = lambda name, **kw: add_parser(name, parents=[common], **kw)  # type: ignore[method-assign]
+    return commands
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="jupyter sauce",
         description="Packet-capture triage: Suricata alerts, network ranges, IoCs, VirusTotal.",
     )
+    common = argparse.ArgumentParser(add_help=False)  # also after the command: analyze ... --debug
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.add_argument("--store", metavar="DIR", type=_given, help="case store directory")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = _commands(p, "command", common)
 
     a = sub.add_parser("analyze", help="analyse captures with Suricata")
     a.add_argument("captures", nargs="+", metavar="CAPTURE", type=_given)
@@ -60,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("lab_args", nargs=argparse.REMAINDER, help="more 'jupyter lab' arguments")
 
     r = sub.add_parser("rules", help="manage rulesets")
-    rsub = r.add_subparsers(dest="rules_command", required=True)
+    rsub = _commands(r, "rules_command", common)
     u = rsub.add_parser("update", help="fetch ET Open with suricata-update")
     u.add_argument(
         "--local", metavar="PATH", type=_given, help="build from local rules only (offline)"
@@ -68,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     rsub.add_parser("show", help="show the default ruleset")
 
     v = sub.add_parser("reports", help="offline VirusTotal reports")
-    vsub = v.add_subparsers(dest="reports_command", required=True)
+    vsub = _commands(v, "reports_command", common)
     vi = vsub.add_parser("import", help="import VT v3 IP reports (file or directory)")
     vi.add_argument("path", type=_given)
     ve = vsub.add_parser("export", help="export offline reports to a directory")
@@ -141,10 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         return _main(args)
     except SauceError as exc:
         if args.debug:
-            raise
-        print(f"jupyter sauce: error: {exc.message}", file=sys.stderr)
-        if exc.details:
-            print(exc.details, file=sys.stderr)
+            traceback.print_exc()
+        elif exc.details:  # e.g. the tail of Suricata's log: before the sentence, indented
+            print(textwrap.indent(exc.details, "  | "), file=sys.stderr)
+        print(f"jupyter sauce: error: {exc.message}", file=sys.stderr)  # always the last line
         return exc.exit_code
     except KeyboardInterrupt:
         print("jupyter sauce: interrupted", file=sys.stderr)

@@ -98,7 +98,8 @@ def emit(
         notes = case.notices + case.warnings + (intel.notices if intel is not None else [])
         notes += vt_note
         if args.out:
-            write_outputs(folders[n], alerts, flt.apply(case.flows), table)
+            written = write_outputs(folders[n], alerts, flt.apply(case.flows), table)
+            print(f"jupyter sauce: wrote {len(written)} files to {folders[n]}", file=sys.stderr)
         if args.format == "json":
             docs.append(
                 {
@@ -184,7 +185,7 @@ def _print_table(given, case, alerts, groups, table, flt, notes) -> None:
     rs = case.ruleset
     date = f", {rs['date']}" if rs.get("date") else ""
     engine = {
-        "warm": "warm engine: the rules stay loaded for the next capture",
+        "warm": "warm engine: rules loaded once for every capture of this call",
         "cold": "one-off run",
         "none": "not run",
     }

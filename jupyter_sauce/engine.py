@@ -73,6 +73,9 @@ def find_suricata(path: str) -> str:
     """The absolute path of the Suricata binary, or SuricataMissing with how to install it."""
     found = shutil.which(path)
     if found is None:
+        if path != "suricata":  # a path the user set: name it
+            where = f"at {path!r} (SuricataConfig.suricata_path)"
+            raise SuricataMissing(INSTALL_HINT.replace("or not on PATH", where, 1))
         raise SuricataMissing(INSTALL_HINT)
     return found
 
