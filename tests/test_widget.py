@@ -244,6 +244,7 @@ def test_run_fills_grid_timeline_and_iocs(widget: CaseWidget, fake: FakeSauce) -
     assert widget.grid.binding_mode == "server"
     assert widget.grid.columns == grids.DEFAULT_COLUMNS
     assert widget.grid.sort == [["Timestamp", "desc"]]
+    assert widget.grid.layout.height == "302px"  # 8 rows: no empty half-screen under them
     assert widget.grid.table.size() == 8
     assert {"HTTP User-Agent", "TLS SNI", "DNS Query", "Flow ID"} <= set(
         widget.grid.table.columns()

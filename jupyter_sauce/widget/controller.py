@@ -307,6 +307,9 @@ class Controller(IocControl):
                 self.grid.expressions = {}
                 self.grid.filter = []
                 self.grid.sort = grids.default_sort(total)
+        self.grid.layout.height = self.grid.layout.min_height = grids.grid_height(
+            len(prepared.alerts)
+        )
         self._show_grid(self.grid if total else None)
         self.controls.status = views.case_status(
             self.case_name, manifest, total, len(prepared.alerts)

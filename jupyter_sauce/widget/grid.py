@@ -131,10 +131,16 @@ def make_grid(alerts: pd.DataFrame):
         title="Alerts",
     )
     # a fixed height: as a flex child of the VBox the container would otherwise collapse
-    grid.layout.height = grid.layout.min_height = "480px"
+    grid.layout.height = grid.layout.min_height = grid_height(len(alerts))
     grid.layout.flex = "0 0 auto"
     grid.layout.width = "100%"
     return grid
+
+
+def grid_height(rows: int) -> str:
+    """The grid's height for ``rows`` rows: a few alerts get a short grid, many get 480 px
+    (Perspective scrolls them). The title bar and header take about 110 px, a row 24."""
+    return f"{min(480, 110 + 24 * max(rows, 4))}px"
 
 
 def default_sort(rows: int) -> list[list[str]]:
