@@ -86,6 +86,7 @@ class FakeSauce:
         self.case, self.stored = case, stored
         self.error: BaseException | None = None
         self.wait_for_cancel = False  # analyze() runs until cancelled, like a rules load
+        self.hold: threading.Event | None = None  # analyze() waits for it, then returns
         self.analyze_calls: list[dict] = []
         self.enriched: list[list[str]] = []
         self.enricher = SimpleNamespace(status=lambda: {
@@ -114,6 +115,8 @@ class FakeSauce:
         )
         if progress:
             progress(Progress("suricata", 50, 100, "Suricata is reading the capture"))
+        if self.hold is not None:
+            assert self.hold.wait(10), "never released"
         if self.wait_for_cancel:
             assert cancel is not None and cancel.wait(10), "never cancelled"
             raise Cancelled("The analysis was cancelled.")
@@ -612,6 +615,12 @@ def test_a_grid_filter_on_a_missing_column_is_one_sentence(widget) -> None:
     with pytest.raises(InputError) as err:
         widget.alerts  # noqa: B018
     assert err.value.message == message
+    for bad in ([["Source IP", "==", "10.0.0.1", "x", "y"]], [["Alert", "==", {"a": 1}]]):
+        widget.grid.filter = bad  # shapes Perspective refuses with other exception types
+        widget.wait(10)
+        assert widget.ioc_panel.error["message"].startswith("The grid's filter cannot be")
+        with pytest.raises(InputError):
+            widget.alerts  # noqa: B018
     widget.grid.filter = []  # and it recovers
     widget.wait(10)
     assert len(widget.alerts) == len(NMAP_ROWS)
@@ -728,3 +737,22 @@ def test_a_stored_result_of_a_copy_is_shown_under_the_name_chosen(tmp_path: Path
             assert w.controls.status.startswith("evidence copy.pcap: 4 of 5 alerts")
         finally:
             w.close()
+
+
+def test_ranges_applied_during_a_run_never_show_the_previous_case(widget, fake, tmp_path) -> None:
+    """Bug: Apply while a run was going loaded the previous capture's alerts into the grid
+    after the new capture's (the status said one capture, the grid showed the other), and
+    a grid filter then failed with IndexError."""
+    _run(widget)  # case A: NMAP_ROWS
+    other = _case(tmp_path, _alerts(NMAP_ROWS[:2]), "other.pcap")
+    fake.case, fake.hold = other, threading.Event()
+    widget.controls.act("run")  # case B, held in analyze()
+    widget.apply_ranges(exclude_src="192.0.2.0/24")  # queued behind the run
+    fake.hold.set()
+    assert widget.wait(10)
+    assert widget.case is other and widget.controls.status == "a.pcap: 2 alerts, 2 flows."
+    assert widget.grid.table.size() == 2 and len(widget.alerts) == 2  # B's rows, not A's
+    assert widget.ranges_panel.summary == "Keeping rows with source not in 192.0.2.0/24."
+    widget.grid.filter = [["Source IP", "==", NMAP_ROWS[0][1]]]
+    widget.wait(10)
+    assert widget.error == {} and len(widget.alerts) == 2

@@ -65,6 +65,7 @@ class Controller(IocControl):
         self.worker = Worker("analysis", self.dispatcher)
         self.vt_worker = Worker("virustotal", self.dispatcher)
         self.case: Case | None = None
+        self._table_case: Case | None = None  # whose rows the grid's Table holds (worker)
         #: the capture's name as the user chose it (the stored result may be of a copy)
         self.case_name = ""
         self.view: Prepared | None = None
@@ -270,12 +271,20 @@ class Controller(IocControl):
                 grid.sort, grid.filter, grid.expressions = [], [], {}
         return grid
 
-    @classmethod
-    def _load(cls, grid, case: Case, flt: RangeFilter) -> Prepared:
+    def _load(
+        self, grid, case: Case, flt: RangeFilter, *, same_case: bool = False
+    ) -> Prepared | None:
         """On the worker: prepare ``case`` and load it into the grid's Table (a million
-        alerts take about a second in Perspective: not on the kernel's event loop)."""
-        prepared = cls._prepare(case, flt)
+        alerts take about a second in Perspective: not on the kernel's event loop).
+
+        ``same_case`` (new ranges for the case shown): None, and the Table untouched,
+        when another case was loaded since (a run that ended while this waited).
+        """
+        if same_case and self._table_case is not case:
+            return None
+        prepared = self._prepare(case, flt)
         grid.table.replace(grids.to_ipc(prepared.table))
+        self._table_case = case
         prepared.table = None  # loaded: no need to keep it
         return prepared
 
@@ -297,6 +306,7 @@ class Controller(IocControl):
         if new_case:
             self._generation += 1
             self.intel = None
+            self.ioc_panel.error = {}  # about the case shown before
         self.case, self.view = prepared.case, prepared
         manifest = prepared.case.manifest
         total = int(manifest.get("counts", {}).get("alerts", len(prepared.case.alerts)))
@@ -361,16 +371,16 @@ class Controller(IocControl):
         case, generation, grid = self.case, self._generation, self.ensure_grid()
         self.ranges.applying = True
 
-        def done(prepared: Prepared) -> None:
+        def done(prepared: Prepared | None) -> None:
             self.ranges.applying = False
-            if generation == self._generation:
+            if prepared is not None and generation == self._generation:
                 self.show(prepared)
 
         def failed(exc: BaseException) -> None:
             self.ranges.applying = False
             self.show_error(exc, self.ranges)
 
-        self.worker.submit(lambda: self._load(grid, case, flt), done, failed)
+        self.worker.submit(lambda: self._load(grid, case, flt, same_case=True), done, failed)
 
     def clear_ranges(self) -> None:
         self.apply_ranges(**dict.fromkeys(RANGE_FIELDS, ""))

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from perspective import PerspectiveError
 
 from ..addresses import AddressError, canonical
 from ..errors import InputError
@@ -176,13 +175,15 @@ def rows_in_view(table, filters: list, expressions: dict | list) -> np.ndarray:
     exprs = expressions if isinstance(expressions, dict) else {}
     try:
         view = table.view(columns=[ROW], filter=complete, expressions=exprs)
-        try:
-            data = view.to_columns()
-        finally:
-            view.delete()
-    except PerspectiveError as exc:  # e.g. a filter set from Python on a column not there
-        reason = str(exc).removeprefix("Abort(): ").strip().rstrip(".")
-        raise InputError(f"The grid's filter cannot be applied ({reason}).") from None
+    # the filter comes from the page or from Python (``w.grid.filter = ...``): Perspective
+    # refuses a bad one with its own error, a ValueError, or a bare Exception
+    except Exception as exc:  # turned into the widget's one sentence, never swallowed
+        reason = str(exc).removeprefix("Abort(): ").strip().rstrip(".") or type(exc).__name__
+        raise InputError(f"The grid's filter cannot be applied ({reason[:200]}).") from None
+    try:
+        data = view.to_columns()
+    finally:
+        view.delete()
     return np.asarray(data.get(ROW, []), dtype=np.int64)
 
 
