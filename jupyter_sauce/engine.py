@@ -197,8 +197,28 @@ def watch(
         progress(Progress("suricata", size, size, "Suricata finished", time.monotonic() - start))
 
 
-def stop_process(proc: subprocess.Popen, grace: float = 10.0) -> None:
-    """Terminate, then kill, a child process; always reap it."""
+WAITING = "Waiting for another analysis of this capture with the same settings"
+
+
+def wait_for(
+    acquire: Callable[[float], bool],
+    cancel: threading.Event | None,
+    progress: ProgressCallback | None = None,
+    message: str = WAITING,
+) -> None:
+    """Call ``acquire(timeout)`` until it succeeds, saying so through ``progress`` and
+    raising Cancelled when ``cancel`` is set (a lock another analysis holds)."""
+    start = time.monotonic()
+    while not acquire(0.25):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("The analysis was cancelled.")
+        if progress is not None:
+            progress(Progress("wait", 0, 0, message, time.monotonic() - start))
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 3.0) -> None:
+    """Terminate, then kill, a child process; always reap it. (Suricata ignores SIGTERM
+    while it loads rules, ~10 s for ET Open: a short grace, as nothing is kept then.)"""
     if proc.poll() is None:
         proc.terminate()
         try:

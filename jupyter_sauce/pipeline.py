@@ -179,7 +179,7 @@ class Sauce:
         holder = None if rerun else self._holder(key)
         if holder is not None:
             return self._reused(key, holder)
-        with self.store.lock(key):
+        with self.store.lock(key, cancel, progress):
             if not rerun and self.store.has(key):  # another process made it meanwhile
                 return self._reused(key)
             with self.store.building(key) as work:

@@ -21,12 +21,14 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from .atomicfile import atomic_write_json
+from .engine import ProgressCallback, wait_for
 from .errors import StoreError
 from .userpaths import expand_user
 
@@ -104,10 +106,28 @@ class CaseStore:
         )
 
     @contextlib.contextmanager
-    def lock(self, key: str, timeout: float = -1) -> Iterator[None]:
-        """Hold the per-key lock (a file lock: works across processes)."""
-        with FileLock(str(self.root / "locks" / f"{key}.lock"), timeout=timeout):
+    def lock(
+        self,
+        key: str,
+        cancel: threading.Event | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> Iterator[None]:
+        """Hold the per-key lock (a file lock: works across processes); while another
+        process holds it, ``progress`` hears so and ``cancel`` ends the wait (Cancelled)."""
+        lock = FileLock(str(self.root / "locks" / f"{key}.lock"))
+
+        def acquire(timeout: float) -> bool:
+            try:
+                lock.acquire(timeout=timeout)
+            except Timeout:
+                return False
+            return True
+
+        wait_for(acquire, cancel, progress)
+        try:
             yield
+        finally:
+            lock.release()
 
     @contextlib.contextmanager
     def building(self, key: str) -> Iterator[Path]:

@@ -31,6 +31,7 @@ from .engine import (
     log_tail,
     stop_process,
     suricata_env,
+    wait_for,
     watch,
     write_config,
 )
@@ -46,7 +47,7 @@ _POLL_TIMEOUT = 10.0  # seconds for one status question while a capture is read
 _PREFIX = "sauce-warm-"
 
 
-def _sweep_stale_run_dirs() -> None:
+def sweep_stale_run_dirs() -> None:
     """Remove warm-engine dirs left by processes that no longer exist (e.g. SIGKILLed),
     and stop the Suricata each left running (it would otherwise live on, orphaned)."""
     for item in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
@@ -126,7 +127,7 @@ class WarmEngine:
         self.home_net = list(home_net)
         self.runmode = runmode
         self.key = (binary, ruleset.fingerprint, tuple(self.home_net), runmode)
-        _sweep_stale_run_dirs()
+        sweep_stale_run_dirs()
         self._tmp = tempfile.TemporaryDirectory(prefix=f"{_PREFIX}{os.getpid()}-")
         self.run_dir = Path(self._tmp.name)
         self.sock_path = self.run_dir / "suricata.sock"
@@ -206,8 +207,12 @@ class WarmEngine:
         cancel: threading.Event | None = None,
         timeout: float = 3600.0,
     ) -> RunOutput:
-        """Feed one capture through ``pcap-file``; block until Suricata has finished it."""
-        with self._lock:
+        """Feed one capture through ``pcap-file``; block until Suricata has finished it
+        (after any capture another thread feeds it; ``cancel`` ends that wait too)."""
+        wait_for(
+            lambda t: self._lock.acquire(timeout=t), cancel, progress, "Waiting for the warm engine"
+        )
+        try:
             if not self.running:
                 raise EngineError("The warm Suricata engine is not running.")
             assert self.client is not None and self.proc is not None
@@ -238,6 +243,8 @@ class WarmEngine:
             return RunOutput(
                 out_dir, "warm", time.monotonic() - t0, self.load, _run_warnings(new_log)
             )
+        finally:
+            self._lock.release()
 
     def _idle(self) -> bool:
         client, proc = self.client, self.proc

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from .engine import ProgressCallback
 from .errors import EngineError
 from .rules import Ruleset
-from .warm import WarmEngine
+from .warm import WarmEngine, sweep_stale_run_dirs
 
 
 class WarmSlot:
@@ -23,6 +23,8 @@ class WarmSlot:
     def __init__(self) -> None:
         self.engine: WarmEngine | None = None
         self._lock = threading.Lock()
+        # engines of processes killed before they could stop them, also for cold runs
+        sweep_stale_run_dirs()
 
     @contextmanager
     def hold(

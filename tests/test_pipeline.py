@@ -460,7 +460,7 @@ def test_a_killed_owner_leaves_no_suricata_running(tmp_path: Path, monkeypatch) 
     the next engine's sweep removed its folder but not the process."""
     import tempfile
 
-    from jupyter_sauce.warm import _suricatas_using, _sweep_stale_run_dirs
+    from jupyter_sauce.warm import _suricatas_using, sweep_stale_run_dirs
 
     # a temp dir of its own: no other process's sweep may stop the orphan before ours
     private = tmp_path / "tmp"
@@ -488,7 +488,7 @@ def test_a_killed_owner_leaves_no_suricata_running(tmp_path: Path, monkeypatch) 
         owner.wait(30)
         time.sleep(0.5)
         assert _suricatas_using(sock) == orphans  # still running without its owner
-        _sweep_stale_run_dirs()
+        sweep_stale_run_dirs()
         deadline = time.monotonic() + 10
         while _suricatas_using(sock) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -512,3 +512,46 @@ def test_configured_bad_ips_decide_the_starter_tls_alert(tmp_path: Path) -> None
     with make_sauce(tmp_path / "s") as s:  # the default list names 203.78.103.109
         tls = s.analyze(cap).alerts.query("signature_id == 9000004")
     assert list(tls["dest_ip"]) == ["203.78.103.109"]
+
+
+def test_a_run_waiting_for_another_hears_cancel_and_says_it_waits(tmp_path: Path) -> None:
+    """Bug: a run waiting for the store lock another analysis of the same capture and
+    settings held (another process, the server) ignored cancel and server shutdown."""
+    import threading
+
+    from filelock import FileLock
+
+    from jupyter_sauce.errors import Cancelled
+
+    cap = demo(tmp_path / "demo.pcap")
+    with make_sauce(tmp_path / "s") as s:
+        key = s._key(s.inspect(cap).sha256, s.ruleset(), s.home_net())
+        holder = FileLock(str(tmp_path / "s" / "locks" / f"{key}.lock"))
+        holder.acquire()  # as another process analysing the same capture would
+        try:
+            cancel, events, outcome = threading.Event(), [], {}
+
+            def progress(p) -> None:
+                events.append(p)
+                if p.phase == "wait" and len(events) > 2:
+                    cancel.set()
+
+            def run() -> None:
+                try:
+                    s.analyze(cap, progress=progress, cancel=cancel)
+                except Cancelled as exc:
+                    outcome["cancelled"] = exc.message
+
+            thread = threading.Thread(target=run)
+            thread.start()
+            thread.join(30)
+            assert not thread.is_alive()
+        finally:
+            holder.release()
+        assert outcome == {"cancelled": "The analysis was cancelled."}
+        waits = [e.message for e in events if e.phase == "wait"]
+        assert waits and waits[0] == (
+            "Waiting for another analysis of this capture with the same settings"
+        )
+        assert s.open(cap) is None  # nothing stored, and the next run goes through
+        assert len(s.analyze(cap).alerts) == 5
