@@ -120,12 +120,19 @@ def _parse(ip: str) -> IPAddress:
         raise AddressError(f"{ip!r} is not an IP address.") from None
 
 
-def _class_of(addr: IPAddress) -> str:
+def host_of(addr: IPAddress) -> IPAddress:
+    """The host an address stands for: the embedded IPv4 address of an IPv4-mapped or
+    NAT64 (``64:ff9b::/96``) IPv6 address, else the address itself."""
     if isinstance(addr, ipaddress.IPv6Address):
         if addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        elif addr in _V6_NAT64:
-            addr = ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+            return addr.ipv4_mapped
+        if addr in _V6_NAT64:
+            return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return addr
+
+
+def _class_of(addr: IPAddress) -> str:
+    addr = host_of(addr)
     for name, nets in _RULES:
         if any(addr in net for net in nets if net.version == addr.version):
             return name

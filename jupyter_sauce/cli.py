@@ -108,6 +108,14 @@ def _analysis_args(a: argparse.ArgumentParser, demo: bool = False) -> None:
     a.add_argument("--no-warm", action="store_true", help="do not keep a warm Suricata")
 
 
+def _open(args: argparse.Namespace) -> Sauce:
+    """The pipeline for this command; its set-up notes go to stderr."""
+    sauce = Sauce(_config(args))
+    for note in sauce.notes:
+        print(f"jupyter sauce: note: {note}", file=sys.stderr)
+    return sauce
+
+
 def _config(args: argparse.Namespace) -> Config:
     extra = Config()
     if args.store:
@@ -220,7 +228,7 @@ def _main(args: argparse.Namespace) -> int:
         for note in flt.notes:
             print(f"jupyter sauce: note: {note}", file=sys.stderr)
         _check_analyze_args(args)
-        with Sauce(_config(args)) as sauce:
+        with _open(args) as sauce:
             if args.home_net:
                 sauce.home_net(args.home_net)  # a bad one is named as HOME_NET
                 for note in parse_ranges(args.home_net).notes:
@@ -261,12 +269,12 @@ def _main(args: argparse.Namespace) -> int:
         place_demo_capture(target)
         print(f"The demo capture is {target}", file=sys.stderr)
         args.rules = args.rules or "starter"
-        with Sauce(_config(args)) as sauce:
+        with _open(args) as sauce:
             cases = _analyse_many(sauce, [str(target)], args)
             emit(sauce, cases, RangeFilter(), args)
         return 0
     if args.command == "rules":
-        with Sauce(_config(args)) as sauce:
+        with _open(args) as sauce:
             if args.rules_command == "update":
                 from .rules import update_rules
 
@@ -285,7 +293,7 @@ def _main(args: argparse.Namespace) -> int:
                 print(f"Default ruleset: {rs.describe()}; fingerprint {rs.fingerprint[:16]}")
         return 0
     if args.command == "reports":
-        with Sauce(_config(args)) as sauce:
+        with _open(args) as sauce:
             if args.reports_command == "import":
                 loaded = sauce.enricher.import_reports(args.path)
                 print(f"Imported {len(loaded.reports)} VirusTotal report(s).")

@@ -61,7 +61,8 @@ class Sauce:
         self.shared_stores = [SharedStore(d) for d in self.store_config.shared_store_dirs]
         self.warm_slot = WarmSlot()
         self._enricher = None
-        self.engine_notes: list[str] = []
+        #: sentences about the set-up for front ends to show (e.g. a shared store not used)
+        self.notes = [store.problem for store in self.shared_stores if store.problem]
         self._inspected: dict[tuple, CaptureInfo] = {}  # (path, inode, size, mtime) -> info
 
     # --- inputs -----------------------------------------------------------------------

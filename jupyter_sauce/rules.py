@@ -124,8 +124,11 @@ def _build(
         first += part.count(b"\n") + 1
     target = cache / fp[:24]
     rule_file, cls_file = target / "rules.rules", target / "classification.config"
-    if not rule_file.is_file() or not cls_file.is_file():
+    # the cache is only trusted when it holds these very bytes (a damaged or edited copy
+    # would make Suricata load other rules than the fingerprint names)
+    if not _holds(cls_file, classification):
         atomic_write_bytes(cls_file, classification)
+    if not _holds(rule_file, combined):
         atomic_write_bytes(rule_file, combined)
     return Ruleset(
         source=source,
@@ -137,6 +140,14 @@ def _build(
         date=_newest_date(combined),
         segments=segments,
     )
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a regular file holding exactly ``data``."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def _read(path: Path) -> bytes:

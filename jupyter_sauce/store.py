@@ -19,12 +19,14 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from .atomicfile import atomic_write_json
@@ -35,6 +37,39 @@ from .userpaths import expand_user
 STORE_FORMAT = 1
 ENTRY_FILES = ("manifest.json", "alerts.parquet", "flows.parquet")
 MANIFEST_KEYS = ("capture", "engine", "ruleset", "options", "counts")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def manifest_ok(manifest: object) -> bool:
+    """Whether a manifest has the shape front ends read (a hand-edited or damaged one
+    makes its entry count as missing, so it is remade instead of failing every reader)."""
+    if not isinstance(manifest, dict) or not all(k in manifest for k in MANIFEST_KEYS):
+        return False
+    capture, options = manifest["capture"], manifest["options"]
+    return (
+        isinstance(capture, dict)
+        and isinstance(capture.get("name"), str)
+        and isinstance(capture.get("sha256"), str)
+        and isinstance(manifest["engine"], dict)
+        and isinstance(manifest["engine"].get("name"), str)
+        and isinstance(manifest["ruleset"], dict)
+        and isinstance(options, dict)
+        and isinstance(options.get("home_net"), list)
+        and isinstance(manifest["counts"], dict)
+        and all(isinstance(manifest.get(k, []), list) for k in ("warnings", "notices"))
+    )
+
+
+def _frames_ok(entry: Path) -> bool:
+    """Whether the entry's Parquet files hold the alert and flow columns (footers only)."""
+    from .frames import ALERT_SCHEMA, FLOW_SCHEMA  # pyarrow: only when a store is read
+
+    try:
+        alerts = pq.read_schema(entry / "alerts.parquet").names
+        flows = pq.read_schema(entry / "flows.parquet").names
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        return False
+    return alerts == ALERT_SCHEMA.names and flows == FLOW_SCHEMA.names
 
 
 class StoreNotWritable(StoreError):
@@ -83,15 +118,17 @@ class CaseStore:
         return self.root / "entries" / key
 
     def has(self, key: str) -> bool:
-        """Whether a complete entry exists (a damaged one counts as missing: it is remade)."""
+        """Whether a complete entry exists: its files readable, its manifest of the right
+        shape, its frames of the right columns (a damaged one counts as missing: it is
+        remade; an unreadable one, e.g. in a shared store, is passed over)."""
         entry = self.entry_dir(key)
-        if not all((entry / name).is_file() for name in ENTRY_FILES):
-            return False
         try:
+            if not all((entry / name).is_file() for name in ENTRY_FILES):
+                return False
             manifest = json.loads((entry / "manifest.json").read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return False
-        return isinstance(manifest, dict) and all(k in manifest for k in MANIFEST_KEYS)
+        return manifest_ok(manifest) and _frames_ok(entry)
 
     def manifest(self, key: str) -> dict:
         path = self.entry_dir(key) / "manifest.json"
@@ -157,7 +194,10 @@ class CaseStore:
         (self.root / "captures" / sha256).touch()
 
     def has_capture(self, sha256: str) -> bool:
-        return (self.root / "captures" / sha256).exists()
+        try:
+            return bool(_SHA256.fullmatch(sha256)) and (self.root / "captures" / sha256).exists()
+        except OSError:  # an unreadable (shared) store holds nothing for us
+            return False
 
     # capture hashes, so listing captures and "analysed?" checks need no re-hash
     def _hash_record(self, path: Path) -> Path:
@@ -175,8 +215,11 @@ class CaseStore:
             return None
         if not isinstance(rec, dict):  # damaged: only a cache, the capture is hashed again
             return None
+        sha = rec.get("sha256")
+        if not (isinstance(sha, str) and _SHA256.fullmatch(sha)):
+            return None  # damaged: only a cache, the capture is hashed again
         if rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
-            return rec.get("sha256")
+            return sha
         return None
 
     def remember_sha256(self, path: Path, sha256: str) -> None:
@@ -200,14 +243,24 @@ class CaseStore:
 
 
 class SharedStore(CaseStore):
-    """Someone else's case store, read only (a teacher's, on a hub): never written or swept."""
+    """Someone else's case store, read only (a teacher's, on a hub): never written or swept.
+
+    One that is missing or unreadable holds nothing (``problem`` says why): a student's
+    own analyses go on without it.
+    """
 
     def __init__(self, root: str | os.PathLike) -> None:  # no mkdir, no write test, no sweep
         self.root = expand_user(root)
-        if not (self.root / "entries").is_dir():
-            raise StoreError(
-                f"The shared case store {str(self.root)!r} has no entries folder; check "
-                "StoreConfig.shared_store_dirs."
+        self.problem: str | None = None
+        entries = self.root / "entries"
+        try:
+            usable = entries.is_dir() and os.access(entries, os.R_OK | os.X_OK)
+        except OSError:
+            usable = False
+        if not usable:
+            self.problem = (
+                f"The shared case store {str(self.root)!r} (StoreConfig.shared_store_dirs) "
+                "has no readable entries folder; its analyses are not used."
             )
 
 

@@ -367,14 +367,50 @@ def test_a_teachers_shared_store_serves_students_without_suricata(tmp_path: Path
     assert {p: p.stat().st_mtime_ns for p in teacher_store.rglob("*")} == before  # untouched
 
 
-def test_a_shared_store_that_is_not_one_is_named(tmp_path: Path) -> None:
-    from jupyter_sauce.errors import StoreError
-
+def test_a_shared_store_that_is_not_one_is_named_and_passed_over(tmp_path: Path) -> None:
+    """Bug: a shared store that was not mounted (or not readable) stopped every command,
+    even a student's own analysis; now it is named in a note and not used."""
     cfg = Config()
     cfg.StoreConfig.store_dir = str(tmp_path / "mine")
+    cfg.RulesConfig.rules = "starter"
     cfg.StoreConfig.shared_store_dirs = [str(tmp_path / "nowhere")]
-    with pytest.raises(StoreError, match="nowhere' has no entries folder"):
-        Sauce(cfg)
+    with Sauce(cfg) as s:
+        assert (
+            len(s.notes) == 1 and "nowhere' (StoreConfig.shared_store_dirs) has no " in (s.notes[0])
+        )
+        assert len(s.analyze(demo(tmp_path / "d.pcap")).alerts) == 5
+
+
+def test_damaged_entries_count_as_missing_and_are_remade(tmp_path: Path) -> None:
+    """Bug: a hand-edited manifest (wrong types), frames of the wrong table or a damaged
+    hash record broke every reader (CLI KeyErrors, REST runs stuck 'running', listings
+    failing) instead of the entry being analysed again."""
+    cap = demo(tmp_path / "d.pcap")
+    with make_sauce(tmp_path / "s") as s:
+        first = s.analyze(cap)
+        entry = first.entry_dir
+        damage = [
+            lambda m: m.update(capture="oops"),
+            lambda m: m.update(options=[]),
+            lambda m: m["engine"].pop("name"),
+            lambda m: m.update(warnings=5),
+        ]
+        for change in damage:
+            manifest = json.loads((entry / "manifest.json").read_text())
+            change(manifest)
+            (entry / "manifest.json").write_text(json.dumps(manifest))
+            assert not s.store.has(first.key)
+            again = s.analyze(cap)  # remade, not reused
+            assert not again.reused and len(again.alerts) == 5
+        shutil.copy(entry / "flows.parquet", entry / "alerts.parquet")  # the wrong table
+        assert not s.store.has(first.key) and not s.analyze(cap).reused
+        record = s.store._hash_record(cap)
+        for bad in (["x"], {"a": 1}, "../../etc/passwd"):
+            data = json.loads(record.read_text())
+            record.write_text(json.dumps({**data, "sha256": bad}))
+            assert s.store.known_sha256(cap) is None  # hashed again instead
+            assert s.is_analysed(cap) is False and s.open(cap).key == first.key
+        assert s.store.has_capture("../../etc") is False
 
 
 def test_a_ruleset_whose_rules_all_fail_is_a_warning_not_a_clean_run(tmp_path: Path) -> None:

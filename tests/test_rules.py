@@ -38,6 +38,20 @@ def test_fingerprint_follows_the_rule_text_and_classification(tmp_path: Path) ->
     assert grown.rule_count == 2 and grown.segments[1] == (2, "more.rules")
 
 
+def test_a_damaged_cached_copy_is_written_again(tmp_path: Path, monkeypatch) -> None:
+    """The cached copy Suricata loads was trusted because it existed: a truncated or
+    edited copy made Suricata load other rules than the fingerprint names."""
+    folder, cache = _dir(tmp_path), tmp_path / "cache"
+    first = rules.from_path(folder, cache)
+    first.rule_file.write_bytes(OTHER)  # same size, other rule
+    first.classification_file.write_text("")
+    monkeypatch.setattr(rules, "_BUILT", {})  # as in a new process
+    again = rules.from_path(folder, cache)
+    assert again.fingerprint == first.fingerprint and again.rule_file == first.rule_file
+    assert again.rule_file.read_bytes() == NMAP
+    assert again.classification_file.read_text() == "config classification: misc,Misc,3\n"
+
+
 def test_settled_rules_are_not_read_again(tmp_path: Path, monkeypatch) -> None:
     """Reopening an analysed capture resolves the ruleset each time: ET Open's 19,810
     rules were read and hashed again on every open (0.15 s of a 0.3 s reopen)."""

@@ -365,3 +365,28 @@ async def test_a_run_from_the_server_opens_in_a_notebook_widget_and_back(
     assert listed["other.pcap"]["analysed"] is True  # ... is "analysed" in the sidebar
     again = await start(jp_fetch, path="other.pcap")
     assert (await wait_for(jp_fetch, again["id"]))["state"] == "done"
+
+
+async def test_a_fault_after_the_analysis_fails_the_run_instead_of_leaving_it_running(
+    jp_fetch: Any, sauce_app: Any, demo_capture: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """The bookkeeping after a finished analysis ran outside the error handling: a fault
+    there left the run "running" for ever, and every later identical request joined it."""
+
+    register = sauce_app.manager._register
+
+    def broken(key: tuple, run: Any) -> None:
+        if key[0] == "sha256":  # the bookkeeping after the analysis, not the request's
+            raise KeyError("sha256")
+        register(key, run)
+
+    monkeypatch.setattr(sauce_app.manager, "_register", broken)
+    run = await start(jp_fetch, path="cases/demo.pcap")
+    failed = await wait_for(jp_fetch, run["id"])
+    assert failed["state"] == "failed" and failed["finished"] is not None
+    assert failed["error"]["code"] == "InternalError"
+    assert "failed unexpectedly" in caplog.text
+    monkeypatch.undo()
+    again = await start(jp_fetch, path="cases/demo.pcap")
+    assert again["id"] != run["id"]
+    assert (await wait_for(jp_fetch, again["id"]))["state"] == "done"

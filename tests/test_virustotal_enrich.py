@@ -113,6 +113,24 @@ def test_live_results_are_saved_and_reused(vt_server: VTServer, make_enricher, t
     assert set(sources(offline.enrich(REPORTED)).values()) == {"offline"}
 
 
+def test_mapped_and_nat64_addresses_are_looked_up_as_their_ipv4_host(
+    vt_server: VTServer, make_enricher
+) -> None:
+    """::ffff:8.8.8.8 was requested from VirusTotal as IPv6 text, which it does not know:
+    the lookup (one request), the report and the link are the IPv4 host's."""
+    enricher = make_enricher(api_key=TEST_API_KEY, host=vt_server.url)
+    asked = ["::ffff:8.8.8.8", "64:ff9b::808:808", "8.8.8.8", "::ffff:10.42.85.10"]
+    frame = enricher.enrich(asked).frame
+    assert list(frame["ip"]) == asked  # the rows are the addresses asked for
+    assert list(frame["source"]) == ["live", "live", "live", "skipped"]
+    assert vt_server.requested_ips() == ["8.8.8.8"]
+    link = "https://www.virustotal.com/gui/ip-address/8.8.8.8"
+    assert list(frame["link"].iloc[:3]) == [link] * 3
+    reports = [[repr(v) for v in row] for row in frame.drop(columns="ip").iloc[:3].itertuples()]
+    assert [row[1:] for row in reports[:2]] == [reports[2][1:]] * 2  # the same report
+    assert frame["harmless"].iloc[0] > 0
+
+
 def test_not_found_is_cached(vt_server_factory, make_enricher) -> None:
     server = vt_server_factory({})
     enricher = make_enricher(api_key=TEST_API_KEY, host=server.url)

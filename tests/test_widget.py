@@ -93,6 +93,7 @@ class FakeSauce:
             "mode": "offline", "quota_used_today": 0, "quota_limit": 500,
             "requests_per_minute": 4})  # fmt: skip
         self.closed = False
+        self.notes: list[str] = []
 
     def home_net(self, text: str | None = None) -> list[str]:
         return Sauce.home_net(self, text)  # the real validation

@@ -245,6 +245,20 @@ class RunManager:
 
     # --- the work -----------------------------------------------------------------------
     def _execute(self, run: Run) -> None:
+        try:
+            self._run(run)
+        except Exception:  # a fault in the bookkeeping: logged, and the run failed below
+            log.exception("jupyter_sauce: run %s failed unexpectedly", run.id)
+        finally:
+            if run.state in ACTIVE:  # whatever went wrong, a run never stays "running"
+                run.error = run.error or {
+                    "code": "InternalError",
+                    "message": "The analysis failed unexpectedly; the server log has the details.",
+                    "details": "",
+                }
+                self._finish(run, "failed")
+
+    def _run(self, run: Run) -> None:
         if run.cancel.is_set():
             self._finish(run, "cancelled")
             return

@@ -55,6 +55,7 @@ class StatusHandler(SauceHandler):
             "runs": self.ctx.manager.counts(),
             "max_concurrent_runs": self.ctx.max_concurrent_runs,
             "upload": {"enabled": self.ctx.allow_upload, "max_size": self.ctx.max_upload_size},
+            "notes": list(sauce.notes),
         }
 
     def _status_unavailable(self) -> dict[str, Any]:
@@ -79,6 +80,7 @@ class StatusHandler(SauceHandler):
             "runs": {state: 0 for state in (*ACTIVE, *FINISHED)},
             "max_concurrent_runs": ctx.max_concurrent_runs,
             "upload": {"enabled": ctx.allow_upload, "max_size": ctx.max_upload_size},
+            "notes": [],
         }
 
 

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..addresses import canonical_of
+from ..addresses import canonical_of, host_of
 from ..config import VirusTotalConfig
 from ..errors import InputError
 from ..userpaths import make_folder
@@ -177,7 +177,8 @@ class Enricher:
             result.notices.append(NO_KEY_NOTICE)
         self._cache.refresh()
         self._offline.refresh()
-        rows: dict[str, dict[str, Any]] = {}
+        rows: dict[str, dict[str, Any]] = {}  # by the address looked up
+        shown: dict[str, str] = {}  # address asked for -> address looked up, input order
         pending: list[str] = []
         skipped = 0
         for text in ips:
@@ -187,11 +188,15 @@ class Enricher:
                 key = str(text).strip()
                 error = ZONE_ID_ERROR if str(exc) == ZONE_ID_ERROR else NOT_AN_IP_ERROR
                 rows.setdefault(key, empty_row(key, "error", error))
+                shown.setdefault(key, key)
                 continue
-            ip = canonical_of(address)
+            # VirusTotal knows ::ffff:8.8.8.8 and 64:ff9b::808:808 as 8.8.8.8
+            host = host_of(address)
+            ip = canonical_of(host)
+            shown.setdefault(canonical_of(address), ip)
             if ip in rows:
                 continue
-            reason = None if self.config.lookup_non_global else self._skip_reason(address)
+            reason = None if self.config.lookup_non_global else self._skip_reason(host)
             if reason is not None:
                 skipped += 1
                 # no link either: opening it would be a lookup
@@ -215,7 +220,9 @@ class Enricher:
         for directory in (self._cache, self._offline):
             for path, problem in sorted(directory.problems.items()):
                 result.notices.append(f"Ignored {path}: {problem.rstrip('.')}.")
-        result.frame = rows_to_frame(list(rows.values()))
+        result.frame = rows_to_frame(
+            [rows[ip] if ip == asked else {**rows[ip], "ip": asked} for asked, ip in shown.items()]
+        )
         result.quota_used_today = self._usage.used_today()
         result.quota_limit = self.config.requests_per_day
         return result

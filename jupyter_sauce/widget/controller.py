@@ -80,6 +80,7 @@ class Controller(IocControl):
         self._ioc_generation = 0
         self._last_progress = 0.0
         controls.home_net = sauce.suricata_config.home_net
+        controls.warnings = list(sauce.notes)  # e.g. a shared store that is not used
         controls.rules = sauce.rules_config.rules
         controls.root_label = str(picker.root)
         for panel, actions in (
