@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -286,6 +288,45 @@ async def test_upload_name_too_long_is_400(jp_fetch: Any, jp_root_dir: Path) -> 
     ok = await call(jp_fetch, "PUT", "uploads", longest, body=b"\xd4\xc3\xb2\xa1")
     assert ok.code == 201 and body(ok)["name"] == longest
     assert [p.name for p in (jp_root_dir / "uploads").iterdir()] == [longest]
+
+
+@pytest.mark.parametrize("sauce_settings", [{"SauceApp": {"allow_upload": True}}])
+async def test_upload_names_that_lie_when_shown_are_400(jp_fetch: Any, jp_root_dir: Path) -> None:
+    """Names with a newline, an escape or a right-to-left override were stored: in a
+    listing "evil\u202egnp.pcap" shows as "evilpcap.png"."""
+    for name in ("evil\u202egnp.pcap", "two\nlines.pcap", "esc\x1b[31m.pcap", "zw\u200b.pcap"):
+        got = await call(jp_fetch, "PUT", "uploads", name, body=b"x")
+        check_openapi("PUT", "/uploads/{name}", got)
+        error = assert_error(got, 400, "PathError", "name")
+        assert error["message"] == (
+            "The file name must not contain control or formatting characters."
+        ), name
+    ok = await call(jp_fetch, "PUT", "uploads", "café capture.pcap", body=b"x")
+    assert ok.code == 201 and body(ok)["name"] == "café capture.pcap"
+    assert [p.name for p in (jp_root_dir / "uploads").iterdir()] == ["café capture.pcap"]
+
+
+@pytest.mark.parametrize("sauce_settings", [{"SauceApp": {"allow_upload": True}}])
+async def test_an_upload_the_disk_cannot_hold_is_507_and_leaves_nothing(
+    jp_fetch: Any, jp_root_dir: Path
+) -> None:
+    """A full disk reset the connection mid-upload (the write error escaped
+    data_received); now the client gets the reason. A file size limit stands in for the
+    full disk: the same OSError from the same write."""
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, old_limit[1]))
+    try:
+        got = await call(jp_fetch, "PUT", "uploads", "big.pcap", body=b"\0" * 1_000_000)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)
+    check_openapi("PUT", "/uploads/{name}", got)
+    error = assert_error(got, 507, "UploadNotStored")
+    assert error["message"] == "The server could not store the upload: File too large."
+    assert list((jp_root_dir / "uploads").iterdir()) == []
+    ok = await call(jp_fetch, "PUT", "uploads", "big.pcap", body=b"\0" * 1_000_000)
+    assert ok.code == 201 and (jp_root_dir / "uploads" / "big.pcap").stat().st_size == 1_000_000
 
 
 FAKE_KEY = "sk-test-4e1f0c9b7a2d4c8e9f3a"

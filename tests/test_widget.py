@@ -214,6 +214,21 @@ def test_picker_never_goes_above_root(widget: CaseWidget, root: Path, tmp_path: 
         picker.capture("link.pcap")
 
 
+def test_selecting_a_path_outside_the_root_is_an_error_line(
+    widget: CaseWidget, root: Path, tmp_path: Path
+) -> None:
+    """w.select("/etc/passwd") raised from the cell while a missing capture set the error
+    line: both are one sentence on the error line, and the widget goes on."""
+    (tmp_path / "secret.pcap").write_bytes(b"x")
+    widget.select(tmp_path / "secret.pcap")
+    assert widget.controls.error["message"] == (
+        f"{str(tmp_path / 'secret.pcap')!r} is outside the capture folder {str(root)!r}."
+    )
+    assert widget.controls.selected == ""
+    widget.select(root / "sub" / next(p.name for p in (root / "sub").iterdir()))
+    assert widget.controls.error == {} and widget.controls.selected.startswith("sub/")
+
+
 def test_run_needs_a_capture(widget: CaseWidget, fake: FakeSauce) -> None:
     widget.controls.act("run")
     assert widget.controls.error["message"] == "Choose a capture first."

@@ -9,6 +9,7 @@ about what exists outside (no detail leak).
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
@@ -112,6 +113,9 @@ def new_file_inside(directory: Path, name: str, field: str | None = None) -> Pat
         or name != os.path.basename(name)
     ):
         raise PathError("The file name must be a plain name without directories.", field)
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+        # a newline, escape or right-to-left override makes a name that lies when shown
+        raise PathError("The file name must not contain control or formatting characters.", field)
     if len(name.encode("utf-8", "surrogatepass")) > NAME_MAX:
         raise PathError(f"The file name is longer than {NAME_MAX} bytes.", field)
     return directory / name

@@ -45,6 +45,12 @@ class UploadExists(PathError):
         super().__init__("A file of that name was already uploaded.", "name")
 
 
+class UploadNotStored(SauceError):
+    """The server could not write the upload, e.g. its disk is full (HTTP 507)."""
+
+    http_status = 507
+
+
 @web.stream_request_body
 class UploadHandler(SauceHandler):
     """Stream a request body into ``uploads_dir/name``."""
@@ -52,6 +58,7 @@ class UploadHandler(SauceHandler):
     _tmp: Path | None = None
     _fh: IO[bytes] | None = None
     _received = 0
+    _write_error: OSError | None = None
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
@@ -104,15 +111,28 @@ class UploadHandler(SauceHandler):
         if self._received > self.ctx.max_upload_size:
             self._discard()
             return
-        self._fh.write(chunk)
+        try:
+            self._fh.write(chunk)
+        except OSError as exc:  # e.g. a full disk: answered in put(), not a reset connection
+            self._write_error = exc
+            self._discard()
 
     @web.authenticated
     @authorized
     def put(self, name: str) -> None:
+        if self._write_error is not None:
+            reason = self._write_error.strerror or "unknown error"
+            raise UploadNotStored(f"The server could not store the upload: {reason}.")
         if self._fh is None or self._tmp is None:
             self._discard()
             raise UploadTooLarge(self.ctx.max_upload_size)
-        self._fh.close()
+        try:
+            self._fh.close()  # flushes: a full disk can show here too
+        except OSError as exc:
+            self._fh = None
+            self._discard()
+            reason = exc.strerror or "unknown error"
+            raise UploadNotStored(f"The server could not store the upload: {reason}.") from exc
         self._fh = None
         target = new_file_inside(self.ctx.uploads_dir, name, field="name")
         try:

@@ -17,7 +17,7 @@ import pandas as pd
 from traitlets.config import Config
 
 from ..config import load_config
-from ..errors import InputError
+from ..errors import InputError, SauceError
 from ..pipeline import Case, Sauce
 from ..userpaths import make_folder
 from .controller import RANGE_FIELDS, Controller, default_root
@@ -89,8 +89,13 @@ class CaseWidget(ipywidgets.VBox):
 
     # --- actions (what the buttons do) -----------------------------------------------
     def select(self, capture: str | os.PathLike) -> None:
-        """Choose a capture by path (absolute, or relative to the working directory)."""
-        relative = self.picker.relative(Path(capture).expanduser().absolute())
+        """Choose a capture by path (absolute, or relative to the working directory); one
+        outside the picker's root is refused on the error line, like one chosen by hand."""
+        try:
+            relative = self.picker.relative(Path(capture).expanduser().absolute())
+        except SauceError as exc:
+            self.controller.show_error(exc)
+            return
         folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
         self.controller.browse(folder)
         self.controller.select(relative)
