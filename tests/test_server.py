@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.ipc as ipc
 import pytest
 from captures import http_records, pcap_bytes
@@ -390,3 +391,39 @@ async def test_a_fault_after_the_analysis_fails_the_run_instead_of_leaving_it_ru
     again = await start(jp_fetch, path="cases/demo.pcap")
     assert again["id"] != run["id"]
     assert (await wait_for(jp_fetch, again["id"]))["state"] == "done"
+
+
+async def test_csv_and_arrow_stream_in_chunks_with_every_row(
+    jp_fetch: Any, demo_capture: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CSV and Arrow downloads were built whole in memory (a million alerts: one string
+    of hundreds of MB); they are sent chunk by chunk and still hold every row once."""
+    from jupyter_sauce.server import results
+
+    monkeypatch.setattr(results, "CHUNK_ROWS", 4)
+    run = await start(jp_fetch, path="cases/demo.pcap")
+    done = await wait_for(jp_fetch, run["id"])
+    assert done["counts"]["flows"] > 8  # several chunks
+    params = {"format": "json", "limit": "10000"}
+    rows = body(await call(jp_fetch, "GET", "runs", run["id"], "flows", params=params))["rows"]
+    expected = [(r["flow_id"], r["src_ip"], r["pkts_toserver"]) for r in rows]
+    csv = await call(jp_fetch, "GET", "runs", run["id"], "flows", params={"format": "csv"})
+    assert csv.headers["Content-Type"].startswith("text/csv")
+    assert csv.body.count(b"flow_id") == 1  # one header row
+    frame = pd.read_csv(io.BytesIO(csv.body))
+    columns = [frame[c] for c in ("flow_id", "src_ip", "pkts_toserver")]
+    assert list(zip(*columns, strict=True)) == expected
+    got = await call(jp_fetch, "GET", "runs", run["id"], "flows", params={"format": "arrow"})
+    assert got.headers["Content-Type"] == ARROW
+    reader = ipc.open_stream(got.body)
+    batches = list(reader)
+    assert [b.num_rows for b in batches][:2] == [4, 4]
+    table = pa.Table.from_batches(batches)
+    got_rows = table.select(["flow_id", "src_ip", "pkts_toserver"]).to_pylist()
+    assert [(r["flow_id"], r["src_ip"], r["pkts_toserver"]) for r in got_rows] == expected
+    empty = await call(
+        jp_fetch, "GET", "runs", run["id"], "flows", params={"format": "csv", "offset": "100000"}
+    )
+    assert empty.code == 200 and list(pd.read_csv(io.BytesIO(empty.body)).columns) == list(
+        frame.columns
+    )

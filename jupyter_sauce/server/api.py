@@ -8,6 +8,7 @@ from typing import Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
+from tornado.iostream import StreamClosedError
 
 from ..engine import find_suricata
 from ..errors import CaptureError, RangeError, RulesError, SauceError, SuricataMissing
@@ -168,19 +169,28 @@ class ResultsHandler(SauceHandler):
             if fmt == "json":
                 return results.page_json(frame, unfiltered, offset, limit, flt), fmt
             stop = None if limit is None else offset + limit
-            frame = frame.iloc[offset:stop]
-            if fmt == "csv":
-                return results.encode_csv(frame), fmt
-            return results.encode_arrow(frame), fmt
+            encode = results.encode_csv if fmt == "csv" else results.encode_arrow
+            return encode(frame.iloc[offset:stop]), fmt
 
         data, fmt = await self.in_thread(build)
         if fmt == "json":
             self.send_json({"run": run.id, "table": table, **data})
             return
+        # streamed chunk by chunk: a million alerts are never one string in memory
+        chunks = iter(data)
+        first = await self.in_thread(next, chunks)  # errors still become the JSON shape
         self.set_header("Cache-Control", "no-store")
+        self.set_header("Content-Type", results.FORMATS[fmt])
         if fmt == "csv":
             self.set_header("Content-Disposition", f'attachment; filename="{table}.csv"')
-        self.finish(data, set_content_type=results.FORMATS[fmt])
+        self.write(first)
+        try:
+            while (chunk := await self.in_thread(next, chunks, None)) is not None:
+                self.write(chunk)
+                await self.flush()
+        except StreamClosedError:  # the client went away: nothing left to answer
+            return
+        self.finish(set_content_type=results.FORMATS[fmt])
 
 
 class IntelHandler(SauceHandler):

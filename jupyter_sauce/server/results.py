@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pandas as pd
@@ -138,15 +138,35 @@ def page_json(
     }
 
 
-def encode_csv(frame: pd.DataFrame) -> bytes:
-    """CSV with a header row (UTF-8)."""
-    return frame.to_csv(index=False).encode("utf-8")
+#: rows per chunk of a CSV or Arrow download (a few MB each, whatever the table's size)
+CHUNK_ROWS = 50_000
 
 
-def encode_arrow(frame: pd.DataFrame) -> bytes:
-    """The Arrow IPC stream format (``application/vnd.apache.arrow.stream``)."""
+def encode_csv(frame: pd.DataFrame, chunk_rows: int | None = None) -> Iterator[bytes]:
+    """CSV with a header row (UTF-8), in chunks of ``chunk_rows`` rows."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
+    yield frame.iloc[:0].to_csv(index=False).encode("utf-8")
+    for start in range(0, len(frame), chunk_rows):
+        part = frame.iloc[start : start + chunk_rows]
+        yield part.to_csv(index=False, header=False).encode("utf-8")
+
+
+def encode_arrow(frame: pd.DataFrame, chunk_rows: int | None = None) -> Iterator[bytes]:
+    """The Arrow IPC stream format (``application/vnd.apache.arrow.stream``), one record
+    batch of ``chunk_rows`` rows per chunk."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
     tbl = _arrow_table(frame)
     sink = io.BytesIO()
     with ipc.new_stream(sink, tbl.schema) as writer:
-        writer.write_table(tbl)
-    return sink.getvalue()
+        yield _take(sink)  # the schema message
+        for batch in tbl.to_batches(max_chunksize=chunk_rows):
+            writer.write_batch(batch)
+            yield _take(sink)
+    yield _take(sink)  # the end-of-stream marker
+
+
+def _take(sink: io.BytesIO) -> bytes:
+    data = sink.getvalue()
+    sink.seek(0)
+    sink.truncate()
+    return data
