@@ -28,6 +28,11 @@ from ..pipeline import Case, Sauce
 log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
+INTERNAL_ERROR = {
+    "code": "InternalError",
+    "message": "The analysis failed unexpectedly; the server log has the details.",
+    "details": "",
+}
 FINISHED = ("done", "failed", "cancelled")
 
 
@@ -251,11 +256,7 @@ class RunManager:
             log.exception("jupyter_sauce: run %s failed unexpectedly", run.id)
         finally:
             if run.state in ACTIVE:  # whatever went wrong, a run never stays "running"
-                run.error = run.error or {
-                    "code": "InternalError",
-                    "message": "The analysis failed unexpectedly; the server log has the details.",
-                    "details": "",
-                }
+                run.error = run.error or dict(INTERNAL_ERROR)
                 self._finish(run, "failed")
 
     def _run(self, run: Run) -> None:
@@ -283,11 +284,7 @@ class RunManager:
             self._finish(run, "failed")
         except Exception:
             log.exception("jupyter_sauce: run %s failed unexpectedly", run.id)
-            run.error = {
-                "code": "InternalError",
-                "message": "The analysis failed unexpectedly; the server log has the details.",
-                "details": "",
-            }
+            run.error = dict(INTERNAL_ERROR)
             self._finish(run, "failed")
         else:
             run.case, run.key = case, case.key
