@@ -25,7 +25,7 @@ from jupyter_sauce.errors import Cancelled, CaptureError, InputError
 from jupyter_sauce.frames import ALERT_SCHEMA, FLOW_SCHEMA, table_to_frame
 from jupyter_sauce.pipeline import Case, Sauce
 from jupyter_sauce.virustotal.result import EnrichResult, empty_row, rows_to_frame
-from jupyter_sauce.widget import CaseWidget, load_ipython_extension
+from jupyter_sauce.widget import CaseWidget, WidgetClosed, load_ipython_extension
 from jupyter_sauce.widget import grid as grids
 from jupyter_sauce.widget.magics import sauce_magic
 from jupyter_sauce.widget.picker import Picker
@@ -772,3 +772,13 @@ def test_ranges_applied_during_a_run_never_show_the_previous_case(widget, fake, 
     widget.grid.filter = [["Source IP", "==", NMAP_ROWS[0][1]]]
     widget.wait(10)
     assert widget.error == {} and len(widget.alerts) == 2
+
+
+def test_work_asked_of_a_closed_widget_is_one_clear_error(widget: CaseWidget) -> None:
+    """w.run() after w.close() raised "RuntimeError: cannot schedule new futures after
+    shutdown"."""
+    widget.controls.act("select", path="a.pcap")
+    widget.wait(10)
+    widget.close()
+    with pytest.raises(WidgetClosed, match=r"^This CaseWidget was closed; make a new one"):
+        widget.run()

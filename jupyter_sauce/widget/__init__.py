@@ -2,5 +2,6 @@
 
 from .case_widget import CaseWidget
 from .magics import load_ipython_extension, unload_ipython_extension
+from .worker import WidgetClosed
 
-__all__ = ["CaseWidget", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["CaseWidget", "WidgetClosed", "load_ipython_extension", "unload_ipython_extension"]

@@ -72,6 +72,10 @@ class Dispatcher:
                 self._on_error(exc)
 
 
+class WidgetClosed(SauceError):
+    """Work asked of a CaseWidget after ``close()``."""
+
+
 class Worker:
     """One background thread running jobs in order; results come back through a Dispatcher."""
 
@@ -97,7 +101,12 @@ class Worker:
                 return
             self._dispatcher.post(lambda: done(result))
 
-        future = self._pool.submit(job)
+        try:
+            future = self._pool.submit(job)
+        except RuntimeError:  # the pool was shut down: the widget was closed
+            raise WidgetClosed(
+                "This CaseWidget was closed; make a new one (e.g. with %sauce)."
+            ) from None
         with self._lock:
             self._futures = [f for f in self._futures if not f.done()] + [future]
         return future
