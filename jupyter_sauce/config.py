@@ -158,6 +158,14 @@ class VirusTotalConfig(Configurable):
             return exc.message
         if has_control_character(key):
             return f"The VirusTotal key from {origin} contains a line break or control character."
+        if key and not _KEY_SHAPE.fullmatch(key):
+            # a placeholder ("1", "test", "<your key>") would be sent, and hiding it in the
+            # server's answers would rewrite every "1" in them
+            return (
+                f"The VirusTotal key from {origin} is not a VirusTotal API key (it should be "
+                f"at least {MIN_KEY_LENGTH} letters, digits, '-' or '_'; VirusTotal's are 64 "
+                "hexadecimal characters)."
+            )
         return None
 
     def _key_and_origin(self) -> tuple[str, str]:
@@ -175,6 +183,9 @@ def has_control_character(key: str) -> bool:
     """Whether ``key`` holds a control character or line break (not allowed in a header)."""
     return any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in key)
 
+
+MIN_KEY_LENGTH = 16
+_KEY_SHAPE = re.compile(rf"[A-Za-z0-9_-]{{{MIN_KEY_LENGTH},}}")
 
 # a key is 64 characters: a few KB is plenty, and stops a wrong file from eating memory
 MAX_KEY_FILE_BYTES = 4096

@@ -295,3 +295,31 @@ def test_malformed_log_record_is_redacted(capsys: pytest.CaptureFixture[str]) ->
     assert "Arguments: (\"{'api_key': '[redacted]'}\", 'extra')" in report
     assert stream.getvalue() == "fine [redacted]\n"
     assert KEY not in report and setting not in report
+
+
+@pytest.mark.parametrize("key", ["1", "test", 'a"b', "ké y", "<your key here>"])
+def test_a_key_that_cannot_be_one_is_refused_and_never_rewrites_data(key: str) -> None:
+    """VT_API_KEY=1 turned every "1" in every answer into "[redacted]" (run ids, dates,
+    addresses), and a key with a quote made the answers invalid JSON."""
+    from jupyter_sauce.config import VirusTotalConfig
+
+    config = VirusTotalConfig(api_key=key)
+    assert config.api_key_problem() == (
+        "The VirusTotal key from VirusTotalConfig.api_key is not a VirusTotal API key (it "
+        "should be at least 16 letters, digits, '-' or '_'; VirusTotal's are 64 hexadecimal "
+        "characters)."
+    )
+    answer = json.dumps({"id": "1f2e", "home_net": ["10.0.0.0/8"], "note": 'test a"b ké y'})
+    redacted = Secrets.of(config).redact_json(answer)
+    if len(key) < 8:
+        assert redacted == answer  # too short to be a secret: data is left alone
+    assert json.loads(redacted)["home_net"] == ["10.0.0.0/8"]  # still JSON
+
+
+def test_a_long_key_with_a_quote_is_hidden_and_the_answer_stays_json() -> None:
+    from jupyter_sauce.config import VirusTotalConfig
+
+    key = 'abc"def\\ghij-long'
+    answer = json.dumps({"error": f"VirusTotal said: bad key {key}", "n": 1})
+    redacted = Secrets.of(VirusTotalConfig(api_key=key)).redact_json(answer)
+    assert json.loads(redacted) == {"error": "VirusTotal said: bad key [redacted]", "n": 1}

@@ -450,6 +450,36 @@ def test_clicking_an_ip_filters_the_grid(widget) -> None:
     assert len(widget.alerts) == 8
 
 
+def test_an_ip_filter_then_another_case_is_no_error(widget) -> None:
+    """Clicking an IP, then analysing another capture, showed "The grid's filter cannot
+    be applied (Invalid column 'IoC match' ...)": the expression was removed before the
+    filter naming it, and the IoC refresh between the two saw the filter without it."""
+    _run(widget)
+    widget.filter_ip("203.78.103.109")
+    widget.wait(10)
+    assert len(widget.alerts) == 1
+    _run(widget, "sub/b.pcapng")
+    assert widget.ioc_panel.error == {} and widget.controls.error == {}
+    assert widget.grid.filter == [] and widget.ioc_panel.ip_filter == ""
+    assert len(widget.alerts) == 8
+
+
+def test_a_good_ip_after_a_bad_one_clears_the_error_and_empty_clears_the_filter(
+    widget,
+) -> None:
+    _run(widget)
+    widget.filter_ip("zzz")
+    assert widget.ioc_panel.error["message"].startswith("'zzz' is not an IP address")
+    widget.filter_ip("203.78.103.109")
+    widget.wait(10)
+    assert widget.ioc_panel.error == {} and len(widget.alerts) == 1
+    widget.filter_ip("zzz")
+    widget.filter_ip(" ")
+    widget.wait(10)
+    assert widget.ioc_panel.error == {} and widget.ioc_panel.ip_filter == ""
+    assert widget.grid.filter == [] and len(widget.alerts) == 8
+
+
 def test_ip_filter_accepts_addresses_only() -> None:
     expressions, clause = grids.ip_filter(" 2001:DB8:0:0::1 ")
     assert expressions == {grids.IOC_EXPRESSION: (

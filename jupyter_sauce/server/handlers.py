@@ -202,7 +202,7 @@ class SauceHandler(ExtensionHandlerMixin, APIHandler):
     def send_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Cache-Control", "no-store")
-        self.finish(self.ctx.secrets.redact(json.dumps(data)))
+        self.finish(self.ctx.secrets.redact_json(json.dumps(data)))
 
 
 def _is_text(value: str) -> bool:

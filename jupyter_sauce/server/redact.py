@@ -16,6 +16,7 @@ extension loads its config files, when the key itself is not known yet.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -26,6 +27,8 @@ from typing import Any
 
 from ..errors import SauceError
 from ..virustotal.client import REDACTED, redact
+
+MIN_SECRET_LENGTH = 8
 
 
 class Secrets:
@@ -62,7 +65,9 @@ class Secrets:
                     key = self._resolve().strip()
                 except SauceError:  # an unreadable key file: no key to add
                     key = ""
-                if key and key not in self._known:
+                # a shorter value is refused as a key (api_key_problem) and never sent;
+                # hiding it would rewrite data ("1" in every address and date)
+                if len(key) >= MIN_SECRET_LENGTH and key not in self._known:
                     self._known = tuple(sorted({*self._known, key}, key=len, reverse=True))
                 self._last = stamp
         return self._known
@@ -70,6 +75,13 @@ class Secrets:
     def redact(self, text: str) -> str:
         for secret in self.values():
             text = redact(text, secret)
+        return text
+
+    def redact_json(self, text: str) -> str:
+        """``text``, a JSON document, with each key hidden as JSON writes it (a key with a
+        quote or backslash in it is escaped there): the result is still JSON."""
+        for secret in self.values():
+            text = redact(text, json.dumps(secret)[1:-1])
         return text
 
     def found_in(self, text: str) -> bool:

@@ -123,7 +123,8 @@ class CaseWidget(ipywidgets.VBox):
         self.controller.enrich()
 
     def filter_ip(self, ip: str) -> None:
-        """Filter the alerts grid to one address (as clicking it in the IoC table does)."""
+        """Filter the alerts grid to one address (as clicking it in the IoC table does);
+        ``""`` clears that filter."""
         self.controller.filter_ip(ip)
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -315,8 +315,10 @@ class Controller(IocControl):
         if new_case:
             self.ioc_panel.ip_filter = ""
             with self.grid.hold_sync():  # one message (see IocControl.filter_ip)
-                self.grid.expressions = {}
+                # the filter first: it may name an expression (the IoC match), and the
+                # observers refresh the IoCs after each change
                 self.grid.filter = []
+                self.grid.expressions = {}
                 self.grid.sort = grids.default_sort(total)
         self.grid.layout.height = self.grid.layout.min_height = grids.grid_height(
             len(prepared.alerts)

@@ -67,12 +67,18 @@ class IocControl:
         self.worker.submit(work, done, lambda exc: self.show_error(exc, self.ioc_panel))
 
     def filter_ip(self, ip: str) -> None:
-        """Filter the alerts grid to alerts from or to ``ip`` (keeps other grid filters)."""
+        """Filter the alerts grid to alerts from or to ``ip`` (keeps other grid filters);
+        an empty ``ip`` clears that filter."""
+        if isinstance(ip, str) and not ip.strip():
+            self.ioc_panel.error = {}
+            self.clear_ip_filter()
+            return
         try:
             expressions, clause = grids.ip_filter(ip)
         except InputError as exc:
             self.show_error(exc, self.ioc_panel)
             return
+        self.ioc_panel.error = {}  # an earlier bad address is no longer the news
         if self.grid is None:
             return
         kept = [f for f in self.grid.filter if not (f and f[0] == grids.IOC_EXPRESSION)]
