@@ -161,7 +161,22 @@ def inspect_capture(path: str | os.PathLike) -> CaptureInfo:
                 f"{p.name!r} uses link type {lt} ({name}), which Suricata cannot decode from "
                 f"a file; supported: Ethernet, raw IP, Linux cooked, NULL, PPP, Cisco HDLC."
             )
+    if len(info.link_types) > 1:
+        raise CaptureError(
+            f"{p.name!r} mixes interfaces of link types {', '.join(info.link_names)}; "
+            "Suricata reads one link type per capture file (split it, e.g. with editcap)."
+        )
+    late = [ts for ts in (info.first_ts, info.last_ts) if ts is not None and ts > LAST_TIME]
+    if late:  # Suricata writes them, as 5-digit years no datetime can hold
+        info.warnings.append(
+            "Packet times in the capture lie after the year 9999 (a damaged capture or a "
+            "wrong time resolution); alerts on those packets cannot be read."
+        )
     return info
+
+
+#: 9999-12-31T23:59:59Z, the last time a datetime (and so a result table) can hold
+LAST_TIME = 253402300799
 
 
 def _sha256(fh) -> str:
@@ -284,7 +299,15 @@ def _walk_pcapng(fh, p: Path, size: int) -> CaptureInfo:
                 info.packets += 1
                 if btype == 6:
                     iface, hi, lo = struct.unpack_from(end + "III", buf, off + 8)
-                    div = resolutions[iface] if iface < len(resolutions) else 1e6
+                    if iface >= len(resolutions):
+                        info.packets -= 1
+                        info.warnings.append(
+                            f"The capture is corrupt after {info.packets} packets: the packet "
+                            f"at byte {off} names interface {iface}, which the capture does "
+                            "not describe; Suricata reads only what comes before it."
+                        )
+                        break
+                    div = resolutions[iface]
                     ts = ((hi << 32) | lo) / div
                     if info.first_ts is None:
                         info.first_ts = ts

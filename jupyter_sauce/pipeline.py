@@ -232,7 +232,7 @@ class Sauce:
                 warnings.append(
                     f"fast.log has {len(fast.alerts)} alerts but eve.json has {len(alerts)}."
                 )
-            if alerts.empty:
+            if alerts.empty and not parsed.report.problems:  # else: it may have, unread
                 notices.append("Suricata raised no alerts on this capture with this ruleset.")
                 if len(flows) and not _touches(flows, nets):
                     notices.append(

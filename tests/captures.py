@@ -33,20 +33,26 @@ def pcap_bytes(
     return b"".join(out)
 
 
-def pcapng_bytes(records: list[Record], order: str = "<") -> bytes:
+def pcapng_bytes(
+    records: list[Record], order: str = "<", linktypes: tuple[int, ...] = (1,), iface: int = 0
+) -> bytes:
+    """pcapng with one interface per link type; every packet on interface ``iface``."""
+
     def block(btype: int, body: bytes) -> bytes:
         body += b"\0" * (-len(body) % 4)
         length = 12 + len(body)
         return struct.pack(order + "II", btype, length) + body + struct.pack(order + "I", length)
 
     shb = block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1))
-    idb = block(1, struct.pack(order + "HHI", 1, 0, 262144))
+    idb = b"".join(block(1, struct.pack(order + "HHI", lt, 0, 262144)) for lt in linktypes)
     epbs = []
     for rec in records:
         hi, lo = rec.ts_us >> 32, rec.ts_us & 0xFFFFFFFF
         epbs.append(
             block(
-                6, struct.pack(order + "IIIII", 0, hi, lo, len(rec.data), len(rec.data)) + rec.data
+                6,
+                struct.pack(order + "IIIII", iface, hi, lo, len(rec.data), len(rec.data))
+                + rec.data,
             )
         )
     return shb + idb + b"".join(epbs)

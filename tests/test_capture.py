@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import os
 import zipfile
@@ -54,6 +55,41 @@ def test_unsupported_link_type(tmp_path: Path) -> None:
     path = write(tmp_path / "wifi.pcap", pcap_bytes(RECORDS, linktype=127))
     with pytest.raises(CaptureError, match=r"link type 127 \(IEEE 802.11 radiotap\)"):
         inspect_capture(path)
+
+
+def test_mixed_link_types_are_named(tmp_path: Path) -> None:
+    """Suricata said only "failed to get first packet timestamp"."""
+    path = write(tmp_path / "multi.pcapng", pcapng_bytes(RECORDS, linktypes=(1, 101)))
+    with pytest.raises(CaptureError) as info:
+        inspect_capture(path)
+    assert info.value.message == (
+        "'multi.pcapng' mixes interfaces of link types Ethernet, raw IP; Suricata reads one "
+        "link type per capture file (split it, e.g. with editcap)."
+    )
+
+
+def test_a_packet_on_an_undescribed_interface_is_where_the_capture_ends(tmp_path: Path) -> None:
+    """It was counted as a packet and the run reported as whole; Suricata stops there."""
+    good = pcapng_bytes(RECORDS)
+    bad = pcapng_bytes(RECORDS[:1], iface=5)[len(pcapng_bytes([])) :]  # one packet block
+    info = inspect_capture(write(tmp_path / "x.pcapng", good + bad + good[len(pcapng_bytes([])) :]))
+    assert info.packets == len(RECORDS)
+    assert info.warnings == [
+        f"The capture is corrupt after {len(RECORDS)} packets: the packet at byte {len(good)} "
+        "names interface 5, which the capture does not describe; Suricata reads only what "
+        "comes before it."
+    ]
+
+
+def test_packet_times_past_the_year_9999_are_a_warning(tmp_path: Path) -> None:
+    """Suricata writes them as 5-digit years; the alerts on them cannot be read."""
+    late = [dataclasses.replace(r, ts_us=10**12 * 10**6 + i) for i, r in enumerate(RECORDS)]
+    info = inspect_capture(write(tmp_path / "late.pcapng", pcapng_bytes(late)))
+    assert info.packets == len(RECORDS) and info.first_ts == pytest.approx(1e12)
+    assert info.warnings == [
+        "Packet times in the capture lie after the year 9999 (a damaged capture or a wrong "
+        "time resolution); alerts on those packets cannot be read."
+    ]
 
 
 def test_truncated_capture_warns(tmp_path: Path) -> None:

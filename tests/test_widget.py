@@ -593,6 +593,10 @@ def test_timeline_uses_capture_time_range() -> None:
     assert tl["all"][6] == 8 and tl["shown"][6] == 2
     empty = timeline(alerts.iloc[:0], alerts.iloc[:0], None, None)
     assert empty["all"] == [] and empty["start"] is None
+    # a damaged capture's times past the year 9999 crashed the widget ("year 33658 is out
+    # of range"): the timeline is drawn without dates instead
+    late = timeline(alerts.iloc[:0], alerts.iloc[:0], 1e12, 1e12 + 60, bins=12)
+    assert (late["start"], late["end"], len(late["all"])) == ("", "", 12)
 
 
 # --- the real pipeline ------------------------------------------------------------------

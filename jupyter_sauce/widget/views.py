@@ -79,7 +79,11 @@ def timeline(
 
 
 def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat(timespec="milliseconds")
+    try:
+        when = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):  # a damaged capture's times: past 9999
+        return ""
+    return when.isoformat(timespec="milliseconds")
 
 
 def _json_value(value: Any) -> Any:
