@@ -427,3 +427,46 @@ async def test_csv_and_arrow_stream_in_chunks_with_every_row(
     assert empty.code == 200 and list(pd.read_csv(io.BytesIO(empty.body)).columns) == list(
         frame.columns
     )
+
+
+async def test_query_parameters_repeated_or_not_text_are_named(
+    jp_fetch: Any, demo_capture: Path, jp_http_port: int, jp_base_url: str, jp_auth_header: dict
+) -> None:
+    """?exclude_src=A&exclude_src=B kept only B (A silently dropped); %ff gave tornado's
+    "Invalid unicode in exclude_src: b'\\xff'" with field null; Accept: text/csv;q=0
+    (which means "not CSV") answered CSV."""
+    from tornado.httpclient import AsyncHTTPClient
+
+    run = await start(jp_fetch, path="cases/demo.pcap")
+    assert (await wait_for(jp_fetch, run["id"]))["state"] == "done"
+    base = f"http://localhost:{jp_http_port}{jp_base_url}sauce/api"
+
+    async def get(url: str, **headers: str) -> Any:
+        return await AsyncHTTPClient().fetch(
+            base + url, headers={**jp_auth_header, **headers}, raise_error=False
+        )
+
+    alerts = f"/runs/{run['id']}/alerts"
+    for query, field, message in (
+        ("exclude_src=194.61.24.0/24&exclude_src=10.0.0.0/8", "exclude_src",
+         "The query parameter 'exclude_src' is given 2 times."),
+        ("limit=abc&limit=1", "limit", "The query parameter 'limit' is given 2 times."),
+        ("exclude_src=%ff", "exclude_src", "The query parameter 'exclude_src' is not UTF-8 text."),
+    ):  # fmt: skip
+        got = await get(f"{alerts}?{query}")
+        check_openapi("GET", "/runs/{run_id}/{table}", got)
+        error = assert_error(got, 400, "FieldError", field)
+        assert error["message"] == message
+    bad_name = await AsyncHTTPClient().fetch(
+        base + "/uploads/a%ff.pcap", method="PUT", body=b"x", headers=jp_auth_header,
+        raise_error=False,
+    )  # fmt: skip
+    error = assert_error(bad_name, 400, "FieldError", "name")
+    assert error["message"] == "The 'name' in the URL is not UTF-8 text."
+    for accept, content_type in (
+        ("text/csv;q=0, application/json", "application/json"),
+        ("application/json;q=0.5, text/csv", "text/csv"),
+        (f"text/csv;q=0.2, {ARROW};q=0.9", ARROW),
+    ):
+        got = await get(alerts, Accept=accept)
+        assert got.code == 200 and got.headers["Content-Type"].startswith(content_type), accept

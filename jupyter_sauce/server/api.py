@@ -151,7 +151,7 @@ class ResultsHandler(SauceHandler):
         run = self.ctx.manager.get(run_id)
         if run.state != "done" or run.case is None:
             raise RunNotDone(NOT_DONE[run.state])
-        args = {k: self.get_argument(k) for k in self.request.arguments}
+        args = results.query_arguments(self.request.query_arguments)
         # JupyterLab's ServerConnection appends a bare timestamp (`?1733300000000`) to GETs
         args = {k: v for k, v in args.items() if not (k.isdigit() and v == "")}
         unknown = sorted(

@@ -134,6 +134,14 @@ class SauceHandler(ExtensionHandlerMixin, APIHandler):
         super().initialize(name)
         self.ctx = context
 
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        """A URL path part as text; one that is not UTF-8 is a 400 naming it."""
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            field = name or "path"
+            raise FieldError(field, f"The {field!r} in the URL is not UTF-8 text.") from None
+
     # --- errors -------------------------------------------------------------------------
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

@@ -42,6 +42,20 @@ class FieldError(InputError):
         self.field = field
 
 
+def query_arguments(raw: Mapping[str, list[bytes]]) -> dict[str, str]:
+    """The query's parameters as text, each given once (tornado keeps every repeat and
+    its ``get_argument`` silently takes the last one)."""
+    args: dict[str, str] = {}
+    for name, values in raw.items():
+        if len(values) > 1:
+            raise FieldError(name, f"The query parameter {name!r} is given {len(values)} times.")
+        try:
+            args[name] = values[0].decode("utf-8")
+        except UnicodeDecodeError:
+            raise FieldError(name, f"The query parameter {name!r} is not UTF-8 text.") from None
+    return args
+
+
 def parse_filter(args: Mapping[str, str]) -> RangeFilter:
     """A RangeFilter from query arguments; a bad range is a FieldError naming its field."""
     texts = {}
@@ -83,11 +97,21 @@ def choose_format(query_format: str | None, accept: str | None) -> str:
         if query_format not in FORMATS:
             raise FieldError("format", f"format must be one of {', '.join(FORMATS)}.")
         return query_format
-    accept = (accept or "").lower()
-    for fmt in ("arrow", "csv"):
-        if FORMATS[fmt] in accept:
-            return fmt
-    return "json"
+    best, best_q = "json", 0.0
+    for part in (accept or "").lower().split(","):
+        media, *params = (item.strip() for item in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        fmt = next((f for f, m in FORMATS.items() if m == media), None)
+        if fmt in ("arrow", "csv") and q > best_q:  # "q=0" means "not this one"
+            best, best_q = fmt, q
+    return best
 
 
 def table(case: Case, name: str, flt: RangeFilter) -> tuple[pd.DataFrame, int]:
