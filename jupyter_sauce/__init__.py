@@ -84,3 +84,13 @@ def unload_ipython_extension(ipython: InteractiveShell) -> None:
     from .widget.magics import unload_ipython_extension as unload
 
     unload(ipython)
+
+
+def __getattr__(name: str) -> object:
+    """``from jupyter_sauce import CaseWidget``: the widget, imported on first use (the
+    core library stays free of ipywidgets)."""
+    if name == "CaseWidget":
+        from .widget import CaseWidget
+
+        return CaseWidget
+    raise AttributeError(f"module 'jupyter_sauce' has no attribute {name!r}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -816,3 +818,14 @@ def test_work_asked_of_a_closed_widget_is_one_clear_error(widget: CaseWidget) ->
     widget.close()
     with pytest.raises(WidgetClosed, match=r"^This CaseWidget was closed; make a new one"):
         widget.run()
+
+
+def test_the_widget_is_importable_from_the_package_without_loading_it_for_the_core() -> None:
+    code = (
+        "import sys, jupyter_sauce\n"
+        "assert 'ipywidgets' not in sys.modules\n"
+        "from jupyter_sauce import CaseWidget\n"
+        "from jupyter_sauce.widget import CaseWidget as W\n"
+        "assert CaseWidget is W\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
