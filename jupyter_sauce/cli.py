@@ -23,7 +23,7 @@ from .config import load_config
 from .errors import InputError, RangeError, SauceError
 from .networks import RangeFilter, parse_ranges
 from .pipeline import Case, Sauce
-from .userpaths import expand_user
+from .userpaths import expand_user, make_folder
 
 
 def _given(text: str) -> str:
@@ -205,6 +205,13 @@ def _check_analyze_args(args: argparse.Namespace) -> None:
         raise InputError("--out needs a folder name.")
     if args.out and expand_user(args.out).exists() and not expand_user(args.out).is_dir():
         raise InputError(f"--out names a file, {args.out!r}; give a folder.")
+    if args.out:  # made now: a folder that cannot be is named before Suricata runs
+        try:
+            out = make_folder(args.out)
+        except InputError as exc:
+            raise InputError(f"--out: {exc.message}") from None
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise InputError(f"--out: the folder {args.out!r} cannot be written into.")
     if args.reports:
         reports = expand_user(args.reports)
         if reports.exists() and not reports.is_dir():

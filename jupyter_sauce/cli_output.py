@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from .atomicfile import atomic_write_json
 from .engine import Progress
-from .errors import CredentialsError
+from .errors import CredentialsError, InputError
 from .iocs import alert_iocs, host_iocs
 from .networks import RangeFilter
 from .pipeline import Case, Sauce
@@ -58,16 +59,39 @@ class ProgressPrinter:
         sys.stderr.flush()
 
 
-def out_dirs(out: Path, given: list[Path]) -> list[Path]:
-    """One folder per capture under ``out``, named after the capture as given; captures
-    with the same stem get ``-2``, ``-3``... so no result overwrites another."""
-    seen: dict[str, int] = {}
+#: names the capture whose results a --out folder holds
+OWNER_FILE = "capture.json"
+
+
+def out_dirs(out: Path, given: list[tuple[Path, str]]) -> list[Path]:
+    """One folder per capture (path as given, sha256) under ``out``, named after it; a
+    name another capture's results hold (in this call, or written by an earlier one, as
+    its ``capture.json`` says) gets ``-2``, ``-3``... so no result overwrites another."""
+    taken: set[Path] = set()
     dirs = []
-    for path in given:
+    for path, sha256 in given:
         stem = path.stem.strip(". ") or "capture"  # never '.' or '..' (outside ``out``)
-        seen[stem] = seen.get(stem, 0) + 1
-        dirs.append(out / (stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"))
+        n = 1
+        while True:
+            folder = out / (stem if n == 1 else f"{stem}-{n}")
+            if folder not in taken and _free_for(folder, sha256):
+                break
+            n += 1
+        taken.add(folder)
+        dirs.append(folder)
     return dirs
+
+
+def _free_for(folder: Path, sha256: str) -> bool:
+    """Whether ``folder`` may hold the results of the capture ``sha256``: it is new or
+    empty, or holds that capture's results already."""
+    try:
+        if not folder.exists() or not any(folder.iterdir()):
+            return True
+        owner = json.loads((folder / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(owner, dict) and owner.get("sha256") == sha256
 
 
 def emit(
@@ -75,7 +99,9 @@ def emit(
 ) -> None:
     out = sys.stdout
     docs = []
-    folders = out_dirs(Path(args.out), [p for p, _ in cases]) if args.out else []
+    folders = (
+        out_dirs(Path(args.out), [(p, c.capture["sha256"]) for p, c in cases]) if args.out else []
+    )
     rejected: CredentialsError | None = None
     for n, (given, case) in enumerate(cases):
         alerts = flt.apply(case.alerts)
@@ -99,6 +125,13 @@ def emit(
         notes += vt_note
         if args.out:
             written = write_outputs(folders[n], alerts, flt.apply(case.flows), table)
+            owner = {"capture": str(given), "sha256": case.capture["sha256"], "key": case.key}
+            try:
+                atomic_write_json(folders[n] / OWNER_FILE, owner)
+            except OSError as exc:
+                where = str(folders[n] / OWNER_FILE)
+                raise InputError(f"{where!r} cannot be written: {exc.strerror or exc}.") from exc
+            written.append(folders[n] / OWNER_FILE)
             print(f"jupyter sauce: wrote {len(written)} files to {folders[n]}", file=sys.stderr)
         if args.format == "json":
             docs.append(

@@ -323,6 +323,30 @@ def test_out_is_named_after_the_captures_given_and_never_overwrites(tmp_path: Pa
     assert table.stdout.startswith("== renamed.pcap  (")
 
 
+def test_out_never_overwrites_another_captures_results_from_an_earlier_call(
+    tmp_path: Path,
+) -> None:
+    """Two calls with captures of one stem (a/case.pcap, then b/case.pcap) wrote into one
+    folder: the second silently replaced the first's results. The same capture again
+    updates its own folder."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = demo(tmp_path / "a" / "case.pcap")
+    other = write(tmp_path / "b" / "case.pcap", pcap_bytes(http_records(ua="curl-like/1.0")))
+    out = tmp_path / "out"
+    for capture in (first, other, first):
+        r = cli(tmp_path, "analyze", str(capture), "--rules", "starter", "--no-vt",
+                "--out", str(out))  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["case", "case-2"]
+    owners = {p.name: json.loads((p / "capture.json").read_text()) for p in out.iterdir()}
+    assert owners["case"]["capture"] == str(first)
+    assert owners["case-2"]["capture"] == str(other)
+    assert "194.61.24.102" in (out / "case" / "alerts.csv").read_text()
+    assert len(pd.read_csv(out / "case-2" / "alerts.csv")) == 0  # its own: no Nmap agent
+    assert owners["case"]["sha256"] != owners["case-2"]["sha256"]
+
+
 def test_bad_paths_are_refused_before_suricata_runs(tmp_path: Path) -> None:
     """Bug: ``analyze good.pcap missing.pcap`` analysed the first, then exited 2 with
     nothing printed; ``--out ''`` and a missing ``--reports`` folder went unnoticed."""
@@ -337,6 +361,7 @@ def test_bad_paths_are_refused_before_suricata_runs(tmp_path: Path) -> None:
             "'notes.pcap' is not a pcap or pcapng capture; it looks like a text file",
         ),
         ([str(good), "--out", str(good)], "--out names a file"),
+        ([str(good), "--out", str(good / "sub")], "--out: The folder"),  # under a file
     ):
         r = cli(tmp_path, "analyze", "--rules", "starter", *extra)
         assert r.returncode == 2, r.stderr
@@ -404,14 +429,15 @@ def test_out_folders_stay_inside_out(tmp_path: Path) -> None:
 
     out = tmp_path / "out"
     given = [Path("...pcap"), Path("..pcap"), Path(".pcap"), Path("a/.hidden.pcap"), Path("x.pcap")]
-    assert [d.relative_to(out).as_posix() for d in out_dirs(out, given)] == [
+    pairs = [(path, f"{i:064x}") for i, path in enumerate(given)]
+    assert [d.relative_to(out).as_posix() for d in out_dirs(out, pairs)] == [
         "capture", "capture-2", "pcap", "hidden", "x"]  # fmt: skip
     precious = write(tmp_path / "alerts.csv", b"precious\n")
     caps = [demo(tmp_path / "...pcap"), demo(tmp_path / "..pcap")]
     r = cli(tmp_path, "analyze", "--rules", "starter", "--no-vt", "--out", str(out), "--",
             *map(str, caps))  # fmt: skip
     assert r.returncode == 0, r.stderr
-    assert f"jupyter sauce: wrote 6 files to {out / 'capture'}" in r.stderr
+    assert f"jupyter sauce: wrote 7 files to {out / 'capture'}" in r.stderr
     assert precious.read_bytes() == b"precious\n"
     assert sorted(p.name for p in out.iterdir()) == ["capture", "capture-2"]
     assert (out / "capture" / "alerts.csv").is_file()
