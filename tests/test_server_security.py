@@ -193,6 +193,11 @@ async def test_upload_streams_with_a_limit(
          "The file name must be a plain name without directories."),
         (".hidden.pcap", b"x", 400, "PathError", "name",
          "The file name must be a plain name without directories."),
+        # a capture's name is not enough: the content must be one (it failed only at a run)
+        ("garbage.pcap", b"hello", 400, "PathError", "body",
+         "The upload is not a pcap or pcapng capture; it looks like a text file."),
+        ("empty.pcap", b"", 400, "PathError", "body",
+         "The upload is not a pcap or pcapng capture; it looks like an empty file (0 bytes)."),
     ):  # fmt: skip
         got = await call(jp_fetch, "PUT", "uploads", name, body=payload)
         check_openapi("PUT", "/uploads/{name}", got)
@@ -301,7 +306,7 @@ async def test_upload_names_that_lie_when_shown_are_400(jp_fetch: Any, jp_root_d
         assert error["message"] == (
             "The file name must not contain control or formatting characters."
         ), name
-    ok = await call(jp_fetch, "PUT", "uploads", "café capture.pcap", body=b"x")
+    ok = await call(jp_fetch, "PUT", "uploads", "café capture.pcap", body=b"\xd4\xc3\xb2\xa1")
     assert ok.code == 201 and body(ok)["name"] == "café capture.pcap"
     assert [p.name for p in (jp_root_dir / "uploads").iterdir()] == ["café capture.pcap"]
 
@@ -325,7 +330,8 @@ async def test_an_upload_the_disk_cannot_hold_is_507_and_leaves_nothing(
     error = assert_error(got, 507, "UploadNotStored")
     assert error["message"] == "The server could not store the upload: File too large."
     assert list((jp_root_dir / "uploads").iterdir()) == []
-    ok = await call(jp_fetch, "PUT", "uploads", "big.pcap", body=b"\0" * 1_000_000)
+    data = b"\xd4\xc3\xb2\xa1" + b"\0" * 999_996  # a pcap magic, then anything
+    ok = await call(jp_fetch, "PUT", "uploads", "big.pcap", body=data)
     assert ok.code == 201 and (jp_root_dir / "uploads" / "big.pcap").stat().st_size == 1_000_000
 
 

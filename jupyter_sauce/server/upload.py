@@ -16,6 +16,7 @@ from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from ..capture import PCAP_MAGICS, PCAPNG_MAGIC, describe_content
 from ..errors import SauceError
 from .handlers import AUTH_RESOURCE, SauceHandler, SettingError
 from .paths import CAPTURE_SUFFIXES, PathError, new_file_inside, relative_to_root
@@ -134,6 +135,15 @@ class UploadHandler(SauceHandler):
             reason = exc.strerror or "unknown error"
             raise UploadNotStored(f"The server could not store the upload: {reason}.") from exc
         self._fh = None
+        with self._tmp.open("rb") as fh:
+            head = fh.read(64)
+        if head[:4] not in PCAP_MAGICS and head[:4] != PCAPNG_MAGIC:
+            self._discard()
+            raise PathError(
+                "The upload is not a pcap or pcapng capture; it looks like "
+                f"{describe_content(head)}.",
+                "body",
+            )
         target = new_file_inside(self.ctx.uploads_dir, name, field="name")
         try:
             os.link(self._tmp, target)  # fails if the name was taken meanwhile
