@@ -70,7 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     lab = sub.add_parser(
         "lab", help="open JupyterLab on the demo notebook (the CaseWidget on the demo capture)"
     )
-    lab.add_argument("folder", nargs="?", default="sauce-demo", help="where to write the demo")
+    lab.add_argument(
+        "folder", nargs="?", default="sauce-demo", type=_given, help="where to write the demo"
+    )
     lab.add_argument("lab_args", nargs=argparse.REMAINDER, help="more 'jupyter lab' arguments")
 
     r = sub.add_parser("rules", help="manage rulesets")
@@ -268,11 +270,11 @@ def _main(args: argparse.Namespace) -> int:
 
         target = Path(args.path) if args.path else Path.cwd() / "szechuan-demo.pcap"
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
+            make_folder(target.parent)
+        except InputError as exc:
             raise InputError(
-                f"The demo capture cannot be written to {str(target)!r}: {exc.strerror or exc}."
-            ) from exc
+                f"The demo capture cannot be written to {str(target)!r}: {exc.message}"
+            ) from None
         place_demo_capture(target)
         print(f"The demo capture is {target}", file=sys.stderr)
         args.rules = args.rules or "starter"

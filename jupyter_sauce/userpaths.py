@@ -22,6 +22,10 @@ def expand_user(path: str | os.PathLike) -> Path:
 
 def make_folder(path: str | os.PathLike) -> Path:
     """Create the folder ``path`` (and its parents) if need be; InputError if it cannot be."""
+    if not isinstance(path, str | os.PathLike):
+        raise InputError(f"{path!r} is not a folder path.")
+    if not os.fspath(path).strip():  # '' would quietly be the working directory
+        raise InputError("The folder name is empty; give a folder to write into.")
     folder = expand_user(path)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{str(folder)!r} is a file, not a folder to write into.")

@@ -549,3 +549,20 @@ def test_bad_arguments_are_named_and_exit_2(tmp_path: Path, args: list, message:
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_demo_and_lab_paths_are_named_when_wrong(tmp_path: Path) -> None:
+    """`lab ''` wrote the demo into the working directory; `demo --path afile/x.pcap`
+    said only "File exists"."""
+    afile = write(tmp_path / "afile", b"x")
+    r = cli(tmp_path, "demo", "--path", str(afile / "x.pcap"))
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"jupyter sauce: error: The demo capture cannot be written to "
+        f"{str(afile / 'x.pcap')!r}: {str(afile)!r} is a file, not a folder to write into."
+    )
+    r = cli(tmp_path, "lab", "")
+    assert r.returncode == 2 and "an empty value is not a path" in r.stderr
+    assert not (tmp_path / "szechuan.ipynb").exists() and sorted(
+        p.name for p in tmp_path.iterdir()
+    ) == ["afile"]

@@ -229,6 +229,12 @@ def test_selecting_a_path_outside_the_root_is_an_error_line(
     assert widget.controls.selected == ""
     widget.select(root / "sub" / next(p.name for p in (root / "sub").iterdir()))
     assert widget.controls.error == {} and widget.controls.selected.startswith("sub/")
+    widget.select(root)  # a folder: named, not "'' is not a file"
+    assert widget.controls.error["message"] == (
+        f"{str(root)!r} is the capture folder itself; choose a capture in it."
+    )
+    widget.select(root / "sub")
+    assert widget.controls.error["message"] == "'sub' is a folder; choose a capture file in it."
 
 
 def test_run_needs_a_capture(widget: CaseWidget, fake: FakeSauce) -> None:
@@ -818,6 +824,15 @@ def test_work_asked_of_a_closed_widget_is_one_clear_error(widget: CaseWidget) ->
     widget.close()
     with pytest.raises(WidgetClosed, match=r"^This CaseWidget was closed; make a new one"):
         widget.run()
+
+
+def test_export_needs_a_folder_name(widget) -> None:
+    """w.export("") wrote into the working directory; w.export(5) was a bare TypeError."""
+    _run(widget)
+    with pytest.raises(InputError, match=r"^The folder name is empty; give a folder"):
+        widget.export("")
+    with pytest.raises(InputError, match=r"^5 is not a folder path\.$"):
+        widget.export(5)
 
 
 def test_the_widget_is_importable_from_the_package_without_loading_it_for_the_core() -> None:

@@ -85,6 +85,12 @@ class Picker:
     def capture(self, relative: str) -> Path:
         """The absolute path of a capture under the root; InputError if not one."""
         path = self.resolve(relative)
+        if path.is_dir():
+            if not relative:
+                raise InputError(
+                    f"{str(self.root)!r} is the capture folder itself; choose a capture in it."
+                )
+            raise InputError(f"{relative!r} is a folder; choose a capture file in it.")
         if not path.is_file():
             raise InputError(f"{relative!r} is not a file in the capture folder.")
         return path
