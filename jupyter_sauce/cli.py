@@ -234,8 +234,9 @@ def _main(args: argparse.Namespace) -> int:
         except RangeError as exc:  # named by the option the user typed
             field, _, rest = exc.message.partition(": ")
             raise RangeError(f"--{field.replace('_', '-')}: {rest}") from None
-        for note in flt.notes:
-            print(f"jupyter sauce: note: {note}", file=sys.stderr)
+        for note in flt.notes:  # named by the option the user typed, as errors are
+            field, _, rest = note.partition(": ")
+            print(f"jupyter sauce: note: --{field.replace('_', '-')}: {rest}", file=sys.stderr)
         _check_analyze_args(args)
         with _open(args) as sauce:
             if args.home_net:

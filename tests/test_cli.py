@@ -375,6 +375,13 @@ def test_home_net_host_bits_are_noted(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "--home-net:" in r.stderr and "10.42.0.0/16" in r.stderr
     assert "HOME_NET: 10.42.0.0/16" in r.stdout
+    r = cli(tmp_path, "analyze", str(demo(tmp_path / "d.pcap")), "--rules", "starter", "--no-vt",
+            "--exclude-src", "10.42.85.10/16")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert (
+        "jupyter sauce: note: --exclude-src: 10.42.85.10/16 has host bits set; using 10.42.0.0/16."
+        in r.stderr
+    )  # named as the option was typed (it said "exclude_src:")
 
 
 def test_a_rejected_key_still_shows_the_analysis(tmp_path: Path) -> None:
