@@ -247,7 +247,9 @@ class Sauce:
                 f"{first[:200]}); Suricata analysed with no rules, so no alert can appear."
             )
         elif failed:
-            warnings.append(f"{failed} rule(s) failed to load; see the manifest for which.")
+            first = load.failed_rules[0][:200] if load.failed_rules else "see suricata.log"
+            more = "; the manifest lists them all" if failed > 1 else ""
+            warnings.append(f"{failed} rule(s) failed to load (first: {first}){more}.")
         pq.write_table(frame_to_table(alerts, ALERT_SCHEMA), work / "alerts.parquet")
         pq.write_table(frame_to_table(flows, FLOW_SCHEMA), work / "flows.parquet")
         return {
