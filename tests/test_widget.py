@@ -588,6 +588,11 @@ def test_magic_registration_and_usage(capsys) -> None:
     assert callable(jupyter_sauce.load_ipython_extension)
     sauce_magic("--bogus x y", None)
     assert "Usage: %sauce" in capsys.readouterr().out
+    # a name the widget cannot be bound to was silently not bound
+    for name in ("1x", "''", "class"):
+        sauce_magic(f"--name {name}", None)
+        shown = name if name != "''" else ""
+        assert capsys.readouterr().out.startswith(f"--name {shown!r} is not a Python name. ")
 
 
 def test_error_payload_of_sauce_error() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import keyword
 import shlex
 import threading
 
@@ -60,6 +61,8 @@ def sauce_magic(line: str, ipython=None):
         args, extra = _parser().parse_known_args(shlex.split(line))
         if extra:
             raise argparse.ArgumentError(None, f"unexpected {' '.join(extra)}")
+        if not args.name.isidentifier() or keyword.iskeyword(args.name):
+            raise argparse.ArgumentError(None, f"--name {args.name!r} is not a Python name")
     except (argparse.ArgumentError, ValueError) as exc:
         print(f"{exc}. Usage: {USAGE}")
         return None
@@ -68,7 +71,7 @@ def sauce_magic(line: str, ipython=None):
     except SauceError as exc:
         print(exc.message)
         return None
-    if ipython is not None and args.name.isidentifier():
+    if ipython is not None:
         ipython.user_ns[args.name] = widget
     display(widget)
     return None
