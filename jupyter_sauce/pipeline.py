@@ -179,16 +179,24 @@ class Sauce:
         key = self._key(info.sha256, ruleset, nets)
         holder = None if rerun else self._holder(key)
         if holder is not None:
-            return self._reused(key, holder)
+            return self._opened(self._reused(key, holder), progress, t0)
         with self.store.lock(key, cancel, progress):
             if not rerun and self.store.has(key):  # another process made it meanwhile
-                return self._reused(key)
+                return self._opened(self._reused(key), progress, t0)
             with self.store.building(key) as work:
                 manifest = self._run(path, info, ruleset, nets, work, progress, cancel)
                 manifest["timings"]["total_s"] = round(time.monotonic() - t0, 3)
                 atomic_write_json(work / "manifest.json", manifest)
             self.store.mark_capture(info.sha256)
         return self.load(key)
+
+    @staticmethod
+    def _opened(case: Case, progress: ProgressCallback | None, t0: float) -> Case:
+        """A stored result, said as the last progress step (not "Reading the capture")."""
+        if progress:
+            elapsed = time.monotonic() - t0
+            progress(Progress("stored", 1, 1, "Opened the stored result", elapsed))
+        return case
 
     def _run(
         self,

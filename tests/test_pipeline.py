@@ -592,3 +592,19 @@ def test_a_run_waiting_for_another_hears_cancel_and_says_it_waits(tmp_path: Path
         )
         assert s.open(cap) is None  # nothing stored, and the next run goes through
         assert len(s.analyze(cap).alerts) == 5
+
+
+def test_a_stored_result_ends_with_an_opened_step(tmp_path: Path) -> None:
+    """A run served from the store kept "Reading the capture" as its last progress (the
+    server showed a done run still at phase "inspect")."""
+    cap = demo(tmp_path / "demo.pcap")
+    with make_sauce(tmp_path / "s") as s:
+        s.analyze(cap)
+        steps: list = []
+        case = s.analyze(cap, progress=steps.append)
+    assert case.reused
+    assert [(p.phase, p.message) for p in steps] == [
+        ("inspect", "Reading the capture"),
+        ("stored", "Opened the stored result"),
+    ]
+    assert steps[-1].fraction == 1.0
