@@ -50,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
+    common.add_argument(
+        "--store",
+        metavar="DIR",
+        type=_given,
+        default=argparse.SUPPRESS,
+        help="case store directory",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     p.add_argument("--store", metavar="DIR", type=_given, help="case store directory")
     sub = _commands(p, "command", common)

@@ -573,3 +573,17 @@ def test_demo_and_lab_paths_are_named_when_wrong(tmp_path: Path) -> None:
     assert not (tmp_path / "szechuan.ipynb").exists() and sorted(
         p.name for p in tmp_path.iterdir()
     ) == ["afile"]
+
+
+def test_store_also_after_the_command(tmp_path: Path) -> None:
+    """`analyze ... --store X` said "unrecognized arguments" (only `--store X analyze`
+    worked), unlike --debug."""
+    store = tmp_path / "late-store"
+    r = subprocess.run(
+        [sys.executable, "-m", "jupyter_sauce.cli", "analyze", str(demo(tmp_path / "d.pcap")),
+         "--rules", "starter", "--no-vt", "--store", str(store)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"), "VT_API_KEY": ""},
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert len(list((store / "entries").iterdir())) == 1
