@@ -258,6 +258,62 @@ def test_select_shows_stored_result_notice(root: Path, tmp_path: Path) -> None:
         w.close()
 
 
+def test_a_stored_result_is_loaded_into_the_grid_while_its_notice_is_read(
+    root: Path, tmp_path: Path
+) -> None:
+    """Choosing an analysed capture fills the (off-page) grid's Table on the worker, so
+    "Open stored result" only shows it; the click reuses that load."""
+    case = _case(tmp_path, _alerts(NMAP_ROWS))
+    w = CaseWidget(root=root, sauce=FakeSauce(case, stored=case))
+    try:
+        w.controls.act("select", path="a.pcap")
+        w.wait(10)
+        assert w.case is None and w.grid not in w.children
+        ahead = w.controller._loaded
+        assert ahead is not None and w.grid.table.size() == len(NMAP_ROWS)
+        w.controls.act("run")
+        w.wait(10)
+        assert w.controller.view.alerts is ahead.alerts and w.grid in w.children
+        assert len(w.alerts) == len(NMAP_ROWS) and w.controls.status.startswith("a.pcap: 8 alerts")
+    finally:
+        w.close()
+
+
+def test_a_load_ahead_is_not_reused_for_other_ranges_or_a_rerun(root: Path, tmp_path: Path) -> None:
+    case = _case(tmp_path, _alerts(NMAP_ROWS))
+    fake = FakeSauce(case, stored=case)
+    w = CaseWidget(root=root, sauce=fake)
+    try:
+        w.controls.act("select", path="a.pcap")
+        w.wait(10)
+        ahead = w.controller._loaded
+        w.apply_ranges(exclude_src="10.42.0.0/16")  # before opening: the load is redone
+        w.controls.act("run")
+        w.wait(10)
+        assert w.controller.view.alerts is not ahead.alerts and len(w.alerts) == 6
+        assert w.grid.table.size() == 6
+        # a re-run replaces the entry under the same key: a new analysed_at, a new load
+        rerun = _case(tmp_path, _alerts(NMAP_ROWS[:2]))
+        rerun.manifest["analysed_at"] = "2024-05-02T10:00:00+00:00"
+        fake.case = rerun
+        w.apply_ranges(exclude_src="")
+        w.wait(10)
+        w.run(rerun=True)
+        w.wait(10)
+        assert w.case is rerun and len(w.alerts) == 2 and w.grid.table.size() == 2
+    finally:
+        w.close()
+
+
+def test_choosing_a_stored_capture_leaves_the_case_shown_alone(widget, fake, tmp_path) -> None:
+    _run(widget)  # a case is on the page: its Table is what the grid shows
+    fake.stored = _case(tmp_path, _alerts(NMAP_ROWS[:1]), name="other.pcap")
+    widget.controls.act("select", path="sub/b.pcapng")
+    widget.wait(10)
+    assert widget.controls.stored and widget.grid.table.size() == len(NMAP_ROWS)
+    assert len(widget.alerts) == len(NMAP_ROWS)
+
+
 # --- running --------------------------------------------------------------------------
 def test_run_fills_grid_timeline_and_iocs(widget: CaseWidget, fake: FakeSauce) -> None:
     seen: list[dict] = []

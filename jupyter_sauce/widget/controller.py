@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +32,18 @@ PROGRESS_INTERVAL = 0.2  # seconds between progress updates sent to the browser
 IOC_DELAY = 1.0  # seconds between showing a big table and computing its IoCs
 # Suricata notices a cancel between checks; a warm start only after it has loaded the rules
 CANCELLING = "Cancelling: Suricata stops at its next check (after loading the rules)"
+
+
+def same_result(a: Case, b: Case) -> bool:
+    """Whether two Case objects are the same stored analysis (a re-run replaces an entry
+    under the same key, with a new ``analysed_at``)."""
+    return (a.key, a.entry_dir, a.manifest.get("analysed_at")) == (
+        b.key, b.entry_dir, b.manifest.get("analysed_at")
+    )  # fmt: skip
+
+
+def _later(_exc: BaseException) -> None:
+    """A load ahead that failed: the click loads again and shows the error then."""
 
 
 @dataclass
@@ -66,6 +78,7 @@ class Controller(IocControl):
         self.vt_worker = Worker("virustotal", self.dispatcher)
         self.case: Case | None = None
         self._table_case: Case | None = None  # whose rows the grid's Table holds (worker)
+        self._loaded: Prepared | None = None  # what the grid's Table holds (worker)
         #: the capture's name as the user chose it (the stored result may be of a copy)
         self.case_name = ""
         self.view: Prepared | None = None
@@ -150,10 +163,20 @@ class Controller(IocControl):
                 return
             self.controls.stored = case is not None
             self.controls.stored_notice = views.stored_notice(case.manifest) if case else ""
+            if case is not None and self.case is None and not self.controls.running:
+                self._load_ahead(case)
 
         self.worker.submit(
             lambda: self.sauce.open(capture, rules=rules, home_net=home_net), done, self.show_error
         )
+
+    def _load_ahead(self, case: Case) -> None:
+        """Fill the grid's Table with a stored result while its notice is read, so that
+        "Open stored result" only has to show it (a million alerts take seconds to load).
+        Only while no case is shown: then the Table is off the page. A failure here is
+        left for the click, which loads again and shows the error."""
+        grid, flt = self._grid_for_load(), self._flt
+        self.worker.submit(lambda: self._load(grid, case, flt), lambda _prepared: None, _later)
 
     def _settings(self) -> tuple[str | None, str | None]:
         rules = self.controls.rules.strip() or None
@@ -283,10 +306,18 @@ class Controller(IocControl):
         """
         if same_case and self._table_case is not case:
             return None
+        held = self._loaded
+        if not same_case and held is not None and held.flt == flt and same_result(held.case, case):
+            # loaded ahead (see _load_ahead): its frames, with this opening's flags
+            prepared = replace(held, case=replace(held.case, reused=case.reused))
+            self._table_case, self._loaded = prepared.case, prepared
+            return prepared
         prepared = self._prepare(case, flt)
+        self._loaded = None  # while the Table changes
         grid.table.replace(grids.to_ipc(prepared.table))
         self._table_case = case
         prepared.table = None  # loaded: no need to keep it
+        self._loaded = prepared
         return prepared
 
     @staticmethod
