@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
@@ -34,6 +35,8 @@ from jupyter_sauce.frames import ALERT_SCHEMA, FLOW_SCHEMA  # noqa: E402
 from jupyter_sauce.pipeline import Sauce  # noqa: E402
 
 MARKER = "BENCH SIGNATURE"
+IOCS_LISTED = re.compile(r"^Addresses in the [\d,]+ alerts in view")
+UTC_MS = re.compile(r"^\d\d/\d\d/\d{4}, \d\d:\d\d:\d\d\.\d{3}$")  # the grid's time format
 
 
 def synthetic_case(entry: Path, n: int, seed: int = 7, manifest: dict | None = None) -> None:
@@ -112,8 +115,10 @@ def run_cell(page, index: int, wait: bool) -> None:
         )
 
 
-def first_rows(page, start: float, name: str) -> tuple[float, float, float]:
-    """Seconds from ``start`` until the grid is on the page, its headers, its first rows."""
+def first_rows(page, start: float, name: str) -> tuple[float, ...]:
+    """Seconds from ``start`` until the grid is on the page, its headers, its first rows,
+    and the rows as configured (Perspective's widget first draws every column with its
+    default formats, then applies the widget's columns and UTC millisecond times)."""
     viewer = page.locator("perspective-viewer").first
     try:
         viewer.wait_for(timeout=120_000)
@@ -121,10 +126,18 @@ def first_rows(page, start: float, name: str) -> tuple[float, float, float]:
         viewer.get_by_text("Timestamp").first.wait_for(timeout=120_000)
         header = time.perf_counter() - start
         viewer.get_by_text(MARKER).first.wait_for(timeout=120_000)
-    finally:
         rows = time.perf_counter() - start
         shot(page, name)
-    return on_page, header, rows
+        viewer.get_by_text(UTC_MS).first.wait_for(timeout=120_000)
+    finally:
+        configured = time.perf_counter() - start
+    return on_page, header, rows, configured
+
+
+def iocs_listed(page, start: float) -> float:
+    """Seconds from ``start`` until the IoC table lists the addresses of the alerts."""
+    page.get_by_text(IOCS_LISTED).first.wait_for(timeout=120_000)
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -177,8 +190,7 @@ def main() -> None:
         t0 = time.perf_counter()
         run_cell(page, 1, wait=False)
         cold = first_rows(page, t0, "bench-first-rows")
-        page.get_by_test_id("sauce-status").get_by_text("alerts").wait_for(timeout=120_000)
-        cold_shown = time.perf_counter() - t0
+        cold_iocs = iocs_listed(page, t0)
         shot(page, "bench-1m-alerts")
         status = page.get_by_test_id("sauce-status").inner_text()
 
@@ -192,17 +204,16 @@ def main() -> None:
         t0 = time.perf_counter()
         button.click()
         chosen = first_rows(page, t0, "bench-first-rows-chosen")
-        page.get_by_test_id("sauce-status").get_by_text("alerts").wait_for(timeout=120_000)
-        chosen_shown = time.perf_counter() - t0
+        chosen_iocs = iocs_listed(page, t0)
         chosen_status = page.get_by_test_id("sauce-status").inner_text()
     print(f"status lines: {status!r} / {chosen_status!r}")
     print(f"time to first rows for {args.alerts:,} alerts (target < 3 s):")
     print(f"  capture chosen, 'Open stored result' clicked {args.pause:.0f} s later: "
           f"{chosen[2]:.2f} s (grid on the page {chosen[0]:.2f} s, headers {chosen[1]:.2f} s, "
-          f"status line {chosen_shown:.2f} s)")  # fmt: skip
+          f"as configured {chosen[3]:.2f} s, IoCs listed {chosen_iocs:.2f} s)")  # fmt: skip
     print(f"  no head start (the case loaded from the click on): {cold[2]:.2f} s "
           f"(grid on the page {cold[0]:.2f} s, headers {cold[1]:.2f} s, "
-          f"status line {cold_shown:.2f} s)")  # fmt: skip
+          f"as configured {cold[3]:.2f} s, IoCs listed {cold_iocs:.2f} s)")  # fmt: skip
     if not args.keep:
         import shutil
 

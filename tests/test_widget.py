@@ -6,12 +6,14 @@ runs the real pipeline on the corpus' Nmap capture.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -312,6 +314,64 @@ def test_choosing_a_stored_capture_leaves_the_case_shown_alone(widget, fake, tmp
     widget.wait(10)
     assert widget.controls.stored and widget.grid.table.size() == len(NMAP_ROWS)
     assert len(widget.alerts) == len(NMAP_ROWS)
+
+
+def test_a_big_tables_iocs_wait_until_the_browser_has_drawn_the_grid(
+    root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The IoC work holds the GIL for seconds on a million alerts: it waits until the
+    grid's requests have stopped (or IOC_MAX_WAIT), so the grid is drawn first."""
+    from jupyter_sauce.widget import controller as controller_module
+
+    monkeypatch.setattr(grids, "SORT_LIMIT", 5)  # 8 alerts count as a big table
+    monkeypatch.setattr(controller_module, "IOC_MAX_WAIT", 3.0)
+
+    async def until(predicate, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert time.monotonic() < deadline, "timed out"
+            await asyncio.sleep(0.02)
+
+    async def scenario() -> None:
+        w = CaseWidget(root=root, sauce=FakeSauce(_case(tmp_path, _alerts(NMAP_ROWS))))
+        panel = w.controller.ioc_panel
+        try:
+            w.controls.act("select", path="a.pcap")
+            await until(lambda: w.controls.selected == "a.pcap")
+            w.controls.act("run")
+            await until(lambda: w.case is not None)
+            assert panel.scope == (
+                "Listing the addresses in the 8 alerts once the grid has drawn them."
+            )
+            for _ in range(8):  # the browser's grid asks for rows for 1.6 s
+                w.controller._grid_message(w.grid, {"type": "binary_msg"}, [])
+                last = time.monotonic()
+                await asyncio.sleep(0.2)
+            assert panel.rows == []
+            await until(lambda: panel.rows)
+            assert time.monotonic() - last >= controller_module.IOC_QUIET - 0.05
+            assert {r["ip"] for r in panel.rows} >= {"194.61.24.102", "10.42.85.10"}
+            # no browser drawing the grid at all: the IoCs come after IOC_MAX_WAIT
+            w.apply_ranges(exclude_src="10.42.0.0/16")
+            started = time.monotonic()
+            await until(lambda: panel.scope.startswith("Listing"))
+            await until(lambda: not panel.scope.startswith("Listing"))
+            assert time.monotonic() - started >= 3.0 - 0.3
+            assert {r["ip"] for r in panel.rows} == {"194.61.24.102", "10.42.85.10"}
+        finally:
+            w.close()
+
+    asyncio.run(scenario())
+
+
+def test_grid_drawn_after_quiet_or_max_wait() -> None:
+    from jupyter_sauce.widget.controller import IOC_MAX_WAIT, IOC_QUIET, grid_drawn
+
+    assert not grid_drawn(now=10.5, since=10.0, heard=0.0)  # nothing heard yet
+    assert not grid_drawn(now=11.0, since=10.0, heard=10.9)  # still asking
+    assert grid_drawn(now=11.0 + IOC_QUIET, since=10.0, heard=11.0)  # quiet since
+    assert not grid_drawn(now=10.0 + IOC_QUIET + 1, since=10.0, heard=9.0)  # an older grid
+    assert grid_drawn(now=10.0 + IOC_MAX_WAIT, since=10.0, heard=0.0)
 
 
 # --- running --------------------------------------------------------------------------

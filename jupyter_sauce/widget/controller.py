@@ -29,7 +29,11 @@ from .worker import Dispatcher, Worker, error_payload
 
 RANGE_FIELDS = ("exclude_src", "exclude_dst", "include_src", "include_dst")
 PROGRESS_INTERVAL = 0.2  # seconds between progress updates sent to the browser
-IOC_DELAY = 1.0  # seconds between showing a big table and computing its IoCs
+# a big table's IoCs wait until the browser has drawn the grid (its requests to the
+# kernel's Perspective stopped for IOC_QUIET seconds), at most IOC_MAX_WAIT: the IoC work
+# holds the GIL for seconds and would hold up the grid's requests
+IOC_QUIET = 0.75
+IOC_MAX_WAIT = 10.0
 # Suricata notices a cancel between checks; a warm start only after it has loaded the rules
 CANCELLING = "Cancelling: Suricata stops at its next check (after loading the rules)"
 
@@ -40,6 +44,12 @@ def same_result(a: Case, b: Case) -> bool:
     return (a.key, a.entry_dir, a.manifest.get("analysed_at")) == (
         b.key, b.entry_dir, b.manifest.get("analysed_at")
     )  # fmt: skip
+
+
+def grid_drawn(now: float, since: float, heard: float) -> bool:
+    """Whether to take the grid as drawn: it sent requests after ``since`` (when it was
+    shown) and none for :data:`IOC_QUIET` s, or :data:`IOC_MAX_WAIT` s have passed."""
+    return (heard > since and now - heard >= IOC_QUIET) or now - since >= IOC_MAX_WAIT
 
 
 def _later(_exc: BaseException) -> None:
@@ -90,6 +100,8 @@ class Controller(IocControl):
         self._cancel = threading.Event()
         self._vt_cancel = threading.Event()
         self._generation = 0  # bumps when a new case is shown; stale results are dropped
+        self._grid_heard = 0.0  # when the browser's grid last sent a request (monotonic)
+        self._ioc_wait: object | None = None  # the pending wait for the grid to be drawn
         self._ioc_generation = 0
         self._last_progress = 0.0
         controls.home_net = sauce.suricata_config.home_net
@@ -372,16 +384,41 @@ class Controller(IocControl):
         if new_case and not total:
             self.ioc_panel.source = "hosts"  # observed: refreshes the IoCs
         elif len(prepared.alerts) > grids.SORT_LIMIT and self.dispatcher.loop is not None:
-            # let the browser fetch its first rows before the IoC work competes for the GIL
-            self.dispatcher.loop.call_later(IOC_DELAY, self.refresh_iocs)
+            if new_case:
+                self.ioc_panel.rows, self.ioc_panel.global_count = [], 0
+            self.ioc_panel.scope = (
+                f"Listing the addresses in the {len(prepared.alerts):,} alerts "
+                "once the grid has drawn them."
+            )
+            self._iocs_after_draw(self.dispatcher.loop, time.monotonic(), token=object())
         else:
             self.refresh_iocs()
+
+    def _iocs_after_draw(self, loop, since: float, token: object | None = None) -> None:
+        """Refresh the IoCs once :func:`grid_drawn` (checked on the loop every 0.25 s)."""
+        if token is not None:
+            self._ioc_wait = token  # a newer wait replaces this one
+        token = self._ioc_wait
+        if grid_drawn(time.monotonic(), since, self._grid_heard):
+            self._ioc_wait = None
+            self.refresh_iocs()
+            return
+
+        def again() -> None:
+            if self._ioc_wait is token and self.view is not None:
+                self._iocs_after_draw(loop, since)
+
+        loop.call_later(0.25, again)
+
+    def _grid_message(self, _widget, _content, _buffers) -> None:
+        self._grid_heard = time.monotonic()
 
     def ensure_grid(self):
         """The alerts grid, made on first use (empty, so the browser can load it early)."""
         if self.grid is None:
             self.grid = grids.make_grid(grids.EMPTY_ALERTS)
             self.grid.observe(lambda _c: self.refresh_iocs(), names=["filter", "expressions"])
+            self.grid.on_msg(self._grid_message)  # the browser's requests (see grid_drawn)
         return self.grid
 
     # --- ranges -------------------------------------------------------------------------
@@ -432,6 +469,7 @@ class Controller(IocControl):
                 return False
 
     def close(self) -> None:
+        self._ioc_wait = None
         self.cancel()
         self.cancel_enrich()
         self.worker.shutdown()

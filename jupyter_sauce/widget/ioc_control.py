@@ -33,6 +33,7 @@ class IocControl:
 
     def refresh_iocs(self) -> None:
         """Recompute the IoC table (alerts in view, or all hosts) on the worker."""
+        self._ioc_wait = None  # no later refresh needed (see Controller._iocs_after_draw)
         if self.view is None:
             return
         source = self.ioc_panel.source
@@ -55,14 +56,15 @@ class IocControl:
                 return
             self.iocs = table
             columns, rows = views.ioc_rows(table, source)
-            self.ioc_panel.columns, self.ioc_panel.rows = columns, rows
-            self.ioc_panel.global_count = len(views.global_ips(table))
-            if source == "alerts":
-                where = f" (grid filter: {grid_filter})" if grid_filter else ""
-                count = f"{len(alerts):,} alert{'' if len(alerts) == 1 else 's'}"
-                self.ioc_panel.scope = f"Addresses in the {count} in view{where}."
-            else:
-                self.ioc_panel.scope = f"Every host in the capture's {len(flows):,} flows."
+            with self.ioc_panel.hold_sync():  # one message: the browser draws the table once
+                self.ioc_panel.columns, self.ioc_panel.rows = columns, rows
+                self.ioc_panel.global_count = len(views.global_ips(table))
+                if source == "alerts":
+                    where = f" (grid filter: {grid_filter})" if grid_filter else ""
+                    count = f"{len(alerts):,} alert{'' if len(alerts) == 1 else 's'}"
+                    self.ioc_panel.scope = f"Addresses in the {count} in view{where}."
+                else:
+                    self.ioc_panel.scope = f"Every host in the capture's {len(flows):,} flows."
 
         self.worker.submit(work, done, lambda exc: self.show_error(exc, self.ioc_panel))
 

@@ -47,9 +47,11 @@ function fmtSeconds(s) {
   return m ? `${m} min ${s % 60} s` : `${s} s`;
 }
 
+const NUMBER = new Intl.NumberFormat("en-US"); // one formatter: thousands of cells
+
 function fmtCell(v) {
   if (v === null || v === undefined) return "";
-  if (typeof v === "number") return v.toLocaleString("en-US");
+  if (typeof v === "number") return NUMBER.format(v);
   const text = String(v);
   // ISO timestamps (UTC) read better as "2020-08-02 05:49:45 UTC"; other text is as is
   return /^\d{4}-\d{2}-\d{2}T/.test(text) ? text.replace("T", " ").replace(/Z$/, " UTC") : text;
@@ -328,7 +330,7 @@ function renderIocs(model, el) {
     h("div", { class: "sauce-row" }, vtBtn, vtCancel, vtProgress), vtStatus,
     listBox(model, "vt_notices", "sauce-notices"),
     h("div", { class: "sauce-scroll sauce-scroll-tall" }, table));
-  const draw = () => {
+  const drawStatus = () => {
     const source = model.get("source");
     rAlerts.checked = source === "alerts";
     rHosts.checked = source === "hosts";
@@ -351,6 +353,12 @@ function renderIocs(model, el) {
       : "";
     vtStatus.textContent = model.get("vt_status");
     vtStatus.classList.toggle("sauce-offline", model.get("vt_mode") === "offline");
+    section.hidden = !model.get("has_case");
+  };
+  // the table (thousands of rows for a big case) is drawn only when its rows change, and
+  // once for all the changes of one message
+  const drawTable = () => {
+    const source = model.get("source");
     const columns = model.get("columns") || [];
     // the VirusTotal page link comes right after the address, so it is never scrolled away
     head.replaceChildren(h("tr", {}, columns.map(([key, label]) => key === "ip"
@@ -371,11 +379,26 @@ function renderIocs(model, el) {
       body.append(h("tr", {}, h("td", { colspan: String(columns.length + 1), class: "sauce-muted",
         text: source === "alerts" ? "No addresses in the alerts in view." : "No hosts in the capture." })));
     }
-    section.hidden = !model.get("has_case");
   };
-  for (const t of ["source", "scope", "ip_filter", "vt_running", "vt_progress", "vt_status",
-    "vt_mode", "columns", "rows", "global_count", "has_case"]) model.on(`change:${t}`, draw);
-  draw();
+  let queued = false;
+  let tableDirty = true;
+  const draw = (table) => {
+    tableDirty = tableDirty || table;
+    if (queued) return;
+    queued = true;
+    queueMicrotask(() => {
+      queued = false;
+      drawStatus();
+      if (tableDirty) {
+        tableDirty = false;
+        drawTable();
+      }
+    });
+  };
+  for (const t of ["scope", "ip_filter", "vt_running", "vt_progress", "vt_status", "vt_mode",
+    "global_count", "has_case"]) model.on(`change:${t}`, () => draw(false));
+  for (const t of ["source", "columns", "rows"]) model.on(`change:${t}`, () => draw(true));
+  draw(true);
   el.append(h("div", { class: "sauce sauce-iocs-panel" }, section, errorBox(model)));
 }
 
