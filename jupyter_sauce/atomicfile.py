@@ -34,7 +34,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_json(path: Path, obj: Any) -> None:
     """Serialize ``obj`` as indented UTF-8 JSON and write it atomically."""
     text = json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n"
-    atomic_write_bytes(path, text.encode("utf-8"))
+    # a file name that is not UTF-8 reaches Python as lone surrogates: written as JSON's
+    # own \udcXX escapes, it reads back as the same name
+    atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 def read_json_or(path: Path, fallback: Any) -> Any:

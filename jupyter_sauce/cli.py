@@ -33,6 +33,25 @@ def _given(text: str) -> str:
     return text
 
 
+class _Joined(argparse.Action):
+    """A range option given more than once means all of its ranges (``--exclude-src A
+    --exclude-src B`` is ``--exclude-src "A, B"``), never only the last."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        before = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, f"{before}, {values}" if before else values)
+
+
+class _Once(argparse.Action):
+    """An option with one value: given twice is an error, not the last one quietly."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        if getattr(namespace, f"_given_{self.dest}", False):
+            parser.error(f"{option_string} was given more than once; give it once.")
+        setattr(namespace, f"_given_{self.dest}", True)
+        setattr(namespace, self.dest, values)
+
+
 def _commands(parser: argparse.ArgumentParser, dest: str, common: argparse.ArgumentParser):
     """Subcommands of ``parser`` that all take ``common``'s options (``--debug``)."""
     commands = parser.add_subparsers(dest=dest, required=True)
@@ -64,14 +83,16 @@ def _parser() -> argparse.ArgumentParser:
     a = sub.add_parser("analyze", help="analyse captures with Suricata")
     a.add_argument("captures", nargs="+", metavar="CAPTURE", type=_given)
     _analysis_args(a)
-    a.add_argument("--exclude-src", default="", metavar="CIDRS")
-    a.add_argument("--exclude-dst", default="", metavar="CIDRS")
-    a.add_argument("--include-src", default="", metavar="CIDRS")
-    a.add_argument("--include-dst", default="", metavar="CIDRS")
+    a.add_argument("--exclude-src", default="", metavar="CIDRS", action=_Joined)
+    a.add_argument("--exclude-dst", default="", metavar="CIDRS", action=_Joined)
+    a.add_argument("--include-src", default="", metavar="CIDRS", action=_Joined)
+    a.add_argument("--include-dst", default="", metavar="CIDRS", action=_Joined)
     a.add_argument("--hosts", action="store_true", help="IoCs from all hosts in the capture")
 
     d = sub.add_parser("demo", help="write and analyse the built-in Szechuan demo capture")
-    d.add_argument("--path", metavar="FILE", type=_given, help="where to write the demo capture")
+    d.add_argument(
+        "--path", metavar="FILE", type=_given, action=_Once, help="where to write the demo capture"
+    )
     _analysis_args(d, demo=True)
 
     lab = sub.add_parser(
@@ -101,18 +122,30 @@ def _parser() -> argparse.ArgumentParser:
 
 def _analysis_args(a: argparse.ArgumentParser, demo: bool = False) -> None:
     a.add_argument(
-        "--rules", metavar="PATH", type=_given, help="rules dir/file, 'starter' or 'installed'"
+        "--rules",
+        metavar="PATH",
+        type=_given,
+        action=_Once,
+        help="rules dir/file, 'starter' or 'installed'",
     )
-    a.add_argument("--home-net", metavar="CIDRS", help="HOME_NET for Suricata")
+    a.add_argument(
+        "--home-net", metavar="CIDRS", action=_Joined, help="HOME_NET for Suricata (repeatable)"
+    )
     a.add_argument(
         "--vt", dest="vt", action="store_true", default=True, help="VirusTotal (default)"
     )
     a.add_argument("--no-vt", dest="vt", action="store_false", help="skip VirusTotal")
     a.add_argument(
-        "--reports", metavar="DIR", type=_given, help="offline VirusTotal reports directory"
+        "--reports",
+        metavar="DIR",
+        type=_given,
+        action=_Once,
+        help="offline VirusTotal reports directory",
     )
-    a.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    a.add_argument("--out", metavar="DIR", help="write alerts, flows, IoCs as CSV and Parquet")
+    a.add_argument("--format", choices=("table", "csv", "json"), default="table", action=_Once)
+    a.add_argument(
+        "--out", metavar="DIR", action=_Once, help="write alerts, flows, IoCs as CSV and Parquet"
+    )
     a.add_argument("--rerun", action="store_true", help="run Suricata even if results are stored")
     a.add_argument("--no-warm", action="store_true", help="do not keep a warm Suricata")
 
@@ -164,6 +197,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8: \udcXX, no crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = _parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -319,8 +355,10 @@ def _main(args: argparse.Namespace) -> int:
                 for line in loaded.skipped:
                     print(f"jupyter sauce: skipped: {line}", file=sys.stderr)
             else:
-                n = sauce.enricher.export_reports(args.dest)
-                print(f"Exported {n} VirusTotal report(s) to {args.dest}.")
+                exported = sauce.enricher.export_reports(args.dest)
+                print(f"Exported {exported.written} VirusTotal report(s) to {args.dest}.")
+                if exported.notice:
+                    print(f"jupyter sauce: note: {exported.notice}", file=sys.stderr)
         return 0
     raise InputError(f"Unknown command {args.command!r}.")
 

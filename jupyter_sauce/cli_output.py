@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,25 @@ from .networks import RangeFilter
 from .pipeline import Case, Sauce
 from .report import alert_groups, ioc_table, write_outputs
 from .virustotal import EnrichProgress
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters (terminal escapes, carriage returns, bidi
+    overrides) written as escapes: capture names and report fields are not ours, and
+    printed raw they could rewrite the terminal."""
+    return "".join(ch.encode("unicode_escape").decode() if _hidden(ch) else ch for ch in str(text))
+
+
+def _hidden(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cs") or ch in BIDI_CONTROLS
+
+
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+def _print_visible(text: str) -> None:
+    """Print ``text`` line by line with :func:`visible`."""
+    print("\n".join(visible(line) for line in str(text).split("\n")))
 
 
 class ProgressPrinter:
@@ -48,7 +68,7 @@ class ProgressPrinter:
         frac = f"{100 * min(1.0, p.done / p.total):5.1f}%" if p.total else "     "
         left = p.eta if isinstance(p, Progress) else p.eta_seconds
         eta = f", ETA {left:.0f} s" if left else ""
-        line = f"{self.label}: {p.message} {frac} ({now - self.start:.1f} s{eta})"
+        line = visible(f"{self.label}: {p.message} {frac} ({now - self.start:.1f} s{eta})")
         if self.tty:
             sys.stderr.write("\r" + line[:120].ljust(120))
             self.open_line = not final
@@ -67,17 +87,19 @@ def out_dirs(out: Path, given: list[tuple[Path, str]]) -> list[Path]:
     """One folder per capture (path as given, sha256) under ``out``, named after it; a
     name another capture's results hold (in this call, or written by an earlier one, as
     its ``capture.json`` says) gets ``-2``, ``-3``... so no result overwrites another."""
-    taken: set[Path] = set()
+    taken: dict[Path, str] = {}  # folder -> the sha256 of the capture it holds
     dirs = []
     for path, sha256 in given:
         stem = path.stem.strip(". ") or "capture"  # never '.' or '..' (outside ``out``)
         n = 1
         while True:
             folder = out / (stem if n == 1 else f"{stem}-{n}")
+            if taken.get(folder) == sha256:  # the same capture given twice: one folder
+                break
             if folder not in taken and _free_for(folder, sha256):
                 break
             n += 1
-        taken.add(folder)
+        taken[folder] = sha256
         dirs.append(folder)
     return dirs
 
@@ -213,8 +235,7 @@ def _print_table(given, case, alerts, groups, table, flt, notes) -> None:
     links = "/".join(dict.fromkeys(cap.get("link_names") or [])) or "no link type"
     ticks = {"us": "microsecond", "ns": "nanosecond"}.get(cap["resolution"], cap["resolution"])
     form = f"{cap['format']}, {cap['byte_order']}-endian, {ticks} timestamps, {links}"
-    name = given.name.encode("unicode_escape").decode()  # a newline in a name stays visible
-    print(f"== {name}  ({packets}, {form}, sha256 {cap['sha256'][:12]})")
+    _print_visible(f"== {visible(given.name)}  ({packets}, {form}, sha256 {cap['sha256'][:12]})")
     rs = case.ruleset
     date = f", {rs['date']}" if rs.get("date") else ""
     engine = {
@@ -225,20 +246,22 @@ def _print_table(given, case, alerts, groups, table, flt, notes) -> None:
     how = engine.get(m["engine"]["name"], m["engine"]["name"])
     if case.reused:
         how = f"stored result of {m['analysed_at']}, not run again; --rerun runs it"
-    print(
+    _print_visible(
         f"   Suricata {m['engine']['suricata']} ({how}), rules: "
         f"{rs['source']} {rs['location']} ({rs['rules']} rules{date}), HOME_NET: {case.home_net}"
     )
     if flt:
-        print(f"   filters: {flt.describe()}  ({len(alerts)} of {len(case.alerts)} alerts shown)")
+        _print_visible(
+            f"   filters: {flt.describe()}  ({len(alerts)} of {len(case.alerts)} alerts shown)"
+        )
     for note in notes:
-        print(f"   note: {note}")
+        _print_visible(f"   note: {note}")
     with pd.option_context(
         "display.max_rows", 200, "display.max_colwidth", 60, "display.width", 250
     ):
-        print(f"\nAlerts ({len(alerts)}), grouped by signature, source and destination:")
-        print(_terse(groups).to_string(index=False) if len(groups) else "   (no alerts)")
-        print(f"\nIoCs ({len(table)}):")
+        _print_visible(f"\nAlerts ({len(alerts)}), grouped by signature, source and destination:")
+        _print_visible(_terse(groups).to_string(index=False) if len(groups) else "   (no alerts)")
+        _print_visible(f"\nIoCs ({len(table)}):")
         shown = [c for c in TABLE_IOC_COLUMNS if c in table.columns]
-        print(_terse(table[shown]).to_string(index=False) if len(table) else "   (none)")
+        _print_visible(_terse(table[shown]).to_string(index=False) if len(table) else "   (none)")
     print()

@@ -99,6 +99,13 @@ class CaseStore:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = expand_user(root)
         try:
+            str(self.root).encode("utf-8")
+        except UnicodeEncodeError:  # Suricata's YAML configuration names folders in it
+            raise StoreNotWritable(
+                f"The case store {str(self.root)!r} has a name that is not UTF-8, which "
+                "Suricata's configuration cannot hold; set StoreConfig.store_dir or --store."
+            ) from None
+        try:
             for sub in ("entries", "locks", "tmp", "hashes", "rulesets", "captures"):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=self.root / "tmp"):
@@ -202,9 +209,7 @@ class CaseStore:
     # capture hashes, so listing captures and "analysed?" checks need no re-hash
     def _hash_record(self, path: Path) -> Path:
         return (
-            self.root
-            / "hashes"
-            / (hashlib.sha1(str(path.resolve()).encode()).hexdigest() + ".json")
+            self.root / "hashes" / (hashlib.sha1(os.fsencode(path.resolve())).hexdigest() + ".json")
         )
 
     def known_sha256(self, path: Path) -> str | None:

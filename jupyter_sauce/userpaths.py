@@ -10,10 +10,13 @@ from .errors import InputError
 
 
 def expand_user(path: str | os.PathLike) -> Path:
-    """``Path(path).expanduser()``, or an InputError for ``~nouser/...`` (no such user)."""
+    """``Path(path).expanduser()``; for ``~nouser/...`` (no such user) the path as written
+    if it exists (a file named ``~copy.pcap``, as a shell leaves it), else an InputError."""
     try:
         return Path(path).expanduser()
     except RuntimeError:  # pathlib: "Could not determine home directory."
+        if os.path.lexists(path):
+            return Path(path)
         head = str(path).split("/", 1)[0]
         raise InputError(
             f"{str(path)!r} starts with {head!r}, a home directory that does not exist here."

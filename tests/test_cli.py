@@ -439,6 +439,10 @@ def test_out_folders_stay_inside_out(tmp_path: Path) -> None:
     pairs = [(path, f"{i:064x}") for i, path in enumerate(given)]
     assert [d.relative_to(out).as_posix() for d in out_dirs(out, pairs)] == [
         "capture", "capture-2", "pcap", "hidden", "x"]  # fmt: skip
+    # the same capture given twice is one folder (it replaces its own files); another
+    # capture of the same name gets its own
+    same = [(Path("a/x.pcap"), "1" * 64), (Path("x.pcap"), "1" * 64), (Path("b/x.pcap"), "2" * 64)]
+    assert [d.name for d in out_dirs(out, same)] == ["x", "x", "x-2"]
     precious = write(tmp_path / "alerts.csv", b"precious\n")
     caps = [demo(tmp_path / "...pcap"), demo(tmp_path / "..pcap")]
     r = cli(tmp_path, "analyze", "--rules", "starter", "--no-vt", "--out", str(out), "--",
@@ -446,7 +450,8 @@ def test_out_folders_stay_inside_out(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert f"jupyter sauce: wrote 7 files to {out / 'capture'}" in r.stderr
     assert precious.read_bytes() == b"precious\n"
-    assert sorted(p.name for p in out.iterdir()) == ["capture", "capture-2"]
+    # the same content under two names: one folder, as the same capture given twice
+    assert sorted(p.name for p in out.iterdir()) == ["capture"]
     assert (out / "capture" / "alerts.csv").is_file()
 
 
@@ -587,3 +592,77 @@ def test_store_also_after_the_command(tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert len(list((store / "entries").iterdir())) == 1
+
+
+def test_a_range_option_given_twice_keeps_both_and_a_single_one_is_refused(
+    tmp_path: Path,
+) -> None:
+    """`--exclude-src 10.0.0.0/8 --exclude-src 172.16.0.0/12` kept only the last range
+    (the 10.x sources were still shown); `--rules A --rules B` used B quietly."""
+    capture = demo(tmp_path / "demo.pcap")
+    r = cli(tmp_path, "analyze", str(capture), "--rules", "starter", "--no-vt",
+            "--format", "json", "--exclude-src", "10.42.0.0/16",
+            "--exclude-src", "194.61.24.0/24")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)[0]
+    assert doc["counts"] == {"alerts": 5, "shown": 0}
+    assert doc["filters"]["exclude_src"] == "10.42.0.0/16, 194.61.24.0/24"
+    for option, values in (("--rules", ("starter", "installed")), ("--out", ("a", "b")),
+                           ("--format", ("csv", "json"))):  # fmt: skip
+        r = cli(tmp_path, "analyze", str(capture), option, values[0], option, values[1])
+        assert r.returncode == 2
+        assert r.stderr.strip().splitlines()[-1] == (
+            f"jupyter sauce analyze: error: {option} was given more than once; give it once."
+        )
+
+
+def test_terminal_escapes_in_report_fields_and_names_are_shown_escaped(
+    tmp_path: Path, corpus: Path
+) -> None:
+    """An offline report whose as_owner held ESC[31m was printed raw (it recoloured or
+    rewrote the terminal), and so were control characters in progress lines."""
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    report = json.loads((corpus / "virustotal" / "ip_8.8.8.8_minimal_menagos.json").read_text())
+    report["data"]["id"] = "194.61.24.102"
+    report["data"]["attributes"]["as_owner"] = "Evil \x1b[31mRED\x1b[0m \u202eOwner"
+    (reports / "194.61.24.102.json").write_text(json.dumps(report))
+    capture = demo(tmp_path / "bell\x07.pcap")
+    r = cli(tmp_path, "analyze", str(capture), "--rules", "starter", "--reports", str(reports))
+    assert r.returncode == 0, r.stderr
+    assert "\x1b" not in r.stdout + r.stderr and "\x07" not in r.stdout + r.stderr
+    assert "\u202e" not in r.stdout
+    assert "Evil \\x1b[31mRED\\x1b[0m \\u202eOwner" in r.stdout
+    assert "== bell\\x07.pcap  (" in r.stdout
+
+
+def test_file_names_that_are_not_utf8(tmp_path: Path) -> None:
+    """A capture or rules folder named in Latin-1 (legal on Linux) ended in "unexpected
+    UnicodeEncodeError" after Suricata had run; a store so named made Suricata fail."""
+    capture = demo(Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.pcap")))
+    rules = Path(os.fsdecode(os.fsencode(tmp_path) + b"/r\xe8gles"))
+    rules.mkdir()
+    (rules / "nmap.rules").write_text(
+        'alert http any any -> any any (msg:"UA Nmap"; http.user_agent; content:"Nmap"; '
+        "sid:1; rev:1;)\n"
+    )
+    shutil.copy(ET_OPEN / "classification.config", rules)
+    r = cli(tmp_path, "analyze", str(capture), "--rules", str(rules), "--no-vt", "--format",
+            "json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)[0]
+    assert doc["capture"] == str(capture) and doc["counts"]["alerts"] >= 1
+    again = cli(tmp_path, "analyze", str(capture), "--rules", str(rules), "--no-vt")
+    assert again.returncode == 0 and "stored result of" in again.stdout
+    store = os.fsdecode(os.fsencode(tmp_path) + b"/st\xf6re")
+    r = subprocess.run(
+        [sys.executable, "-m", "jupyter_sauce.cli", "--store", store, "analyze", str(capture),
+         "--rules", "starter", "--no-vt"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"), "VT_API_KEY": ""},
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"jupyter sauce: error: The case store {store!r} has a name that is not UTF-8, which "
+        "Suricata's configuration cannot hold; set StoreConfig.store_dir or --store."
+    )

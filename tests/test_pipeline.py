@@ -608,3 +608,16 @@ def test_a_stored_result_ends_with_an_opened_step(tmp_path: Path) -> None:
         ("stored", "Opened the stored result"),
     ]
     assert steps[-1].fraction == 1.0
+
+
+def test_home_net_with_too_many_ranges_is_refused(sauce: Sauce) -> None:
+    """A REST client's 60,000-entry home_net kept Suricata loading rules for minutes, with
+    the server's only run slot taken."""
+    hosts = [f"10.{i // 250}.{i % 250}.1" for i in range(2001)]
+    assert len(sauce.home_net(" ".join(hosts[:2000]))) == 2000
+    with pytest.raises(RangeError) as err:
+        sauce.home_net(" ".join(hosts))
+    assert err.value.message == (
+        "HOME_NET has 2,001 ranges; at most 2,000 are accepted (Suricata loads its rules far "
+        "slower with more): give wider ranges."
+    )

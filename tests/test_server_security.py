@@ -51,7 +51,6 @@ async def test_traversal_is_refused_without_detail(
         {"path": "cases/../../elsewhere/secret.pcap"},
         {"path": str(outside_dir / "secret.pcap")},
         {"path": "/etc/passwd"},
-        {"path": "~/x.pcap"},
         {"path": "link.pcap"},
         {"path": "linkdir/secret.pcap"},
     ]
@@ -65,6 +64,24 @@ async def test_traversal_is_refused_without_detail(
         assert error["message"] == OUTSIDE
     missing = assert_error(await post_run(jp_fetch, {"path": "nope.pcap"}), 404, field="path")
     assert str(jp_root_dir) not in missing["message"]
+    # "~" is not expanded: joined to the root as written, it names nothing there
+    home = assert_error(await post_run(jp_fetch, {"path": "~/x.pcap"}), 404, field="path")
+    assert home["message"] == missing["message"]
+
+
+async def test_listed_captures_named_with_tilde_or_backslash_can_be_analysed(
+    jp_fetch: Any, jp_root_dir: Path, demo_capture: Path
+) -> None:
+    """GET /captures listed '~copy.pcap' and 'back\\slash.pcap', and POST /runs refused
+    them as outside the root."""
+    for name in ("~copy.pcap", "back\\slash.pcap"):
+        shutil.copy(demo_capture, jp_root_dir / name)
+    listed = {c["path"] for c in body(await call(jp_fetch, "GET", "captures"))["captures"]}
+    assert {"~copy.pcap", "back\\slash.pcap"} <= listed
+    for name in ("~copy.pcap", "back\\slash.pcap"):
+        run = body(await post_run(jp_fetch, {"path": name}))
+        done = await wait_for(jp_fetch, run["id"])
+        assert done["state"] == "done" and done["counts"]["alerts"] == 5, done
 
 
 async def test_bad_input_is_400_naming_the_field(jp_fetch: Any, demo_capture: Path) -> None:

@@ -646,3 +646,38 @@ def test_every_source_value_is_documented() -> None:
     section = readme.split("### VirusTotal", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
     for source in SOURCES:
         assert f"`{source}`" in section
+
+
+def test_only_requests_virustotal_answered_count_against_the_quota(
+    vt_server_factory, make_enricher
+) -> None:
+    """Bug: with VirusTotal unreachable every failed attempt was recorded, so status showed
+    quota_used_today: 9 although no request had reached VirusTotal."""
+    dead = VTServer({})
+    url = dead.url
+    dead.stop()  # nothing listens on this port any more: connection refused
+    offline = make_enricher(api_key=TEST_API_KEY, host=url, timeout=5.0)
+    result = offline.enrich(["1.2.3.4"])
+    assert list(result.frame["source"]) == ["error"]
+    assert list(result.frame["error"]) == [
+        f"VirusTotal could not be reached at {url} (connection refused)."
+    ]
+    assert result.quota["used_today"] == 0 and result.requests_made == 0
+    assert offline.status()["quota_used_today"] == 0
+
+    server = vt_server_factory({}, quota_after=1)  # 404, then 429
+    online = make_enricher(api_key=TEST_API_KEY, host=server.url)  # the same cache dir
+    result = online.enrich(["1.2.3.4"])
+    assert [r.status for r in server.requests] == [404]
+    assert list(result.frame["source"]) == ["live"]
+    assert list(result.frame["error"]) == ["not found in VirusTotal"]
+    assert result.quota["used_today"] == 1 and result.requests_made == 1
+    result = online.enrich(["1.0.0.1"])
+    assert [r.status for r in server.requests] == [404, 429]
+    assert result.quota["used_today"] == 2 and result.requests_made == 1
+
+    wrong_key = make_enricher(api_key="0123456789abcdef-wrong-key", host=server.url)
+    with pytest.raises(CredentialsError):
+        wrong_key.enrich(["9.9.9.9"])
+    assert [r.status for r in server.requests] == [404, 429, 401]
+    assert offline.status()["quota_used_today"] == 3  # 404, 429, 401: all answered

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -135,7 +138,8 @@ def test_import_validates_everything_first_then_export_round_trips(tmp_path: Pat
         # 2001:db8::/32 is documentation space: skipped even though a report exists
         assert list(result.frame["source"]) == ["offline", "skipped"]
         assert result.frame["reputation"].iloc[0] == 5
-        assert enricher.export_reports(tmp_path / "out") == 2
+        exported = enricher.export_reports(tmp_path / "out")
+        assert (exported.written, exported.kept, exported.notice) == (2, [], None)
         assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
             "2001-db8--1.json",
             "8.8.8.8.json",
@@ -179,7 +183,7 @@ def test_import_of_an_export_folder_keeps_the_newest_report_per_address(tmp_path
     with Enricher(VirusTotalConfig(api_key=""), tmp_path / "cache") as enricher:
         loaded = enricher.import_reports(source)
         assert list(loaded.reports) == ["8.8.8.8"]
-        assert loaded.replaced == ["8.8.8.8: several reports; kept the most recent, a-new.json"]
+        assert loaded.replaced == ["2 files for 8.8.8.8: kept a-new.json (newest analysis)."]
         assert "error.json" in loaded.skipped[0] and "NotFoundError" in loaded.skipped[0]
         assert enricher.enrich(["8.8.8.8"]).frame["reputation"].iloc[0] == 9
     (source / "a-new.json").unlink()
@@ -253,3 +257,110 @@ def test_not_json_is_one_sentence_without_the_parser_text(
     with pytest.raises(ReportError) as info:
         read_report_file(bad)
     assert info.value.message == f"{bad} is not a VirusTotal v3 IP report: {reason}"
+
+
+def write_reports(folder: Path, **bodies: dict) -> None:
+    """``name=body`` -> ``folder/name.json``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, body in bodies.items():
+        (folder / f"{name}.json").write_text(json.dumps(body), encoding="utf-8")
+
+
+def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """The command line as a user runs it, without a VirusTotal key."""
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"), "VT_API_KEY": ""}
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_sauce.cli", "--store", str(tmp_path / "store"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
+
+
+def test_import_of_several_reports_for_one_address_says_which_file_was_kept(
+    tmp_path: Path,
+) -> None:
+    """Bug: 3 valid files, two of them for 8.8.8.8 without an analysis date, gave
+    "Imported 2" and kept the first, a.json, "the most recent" though neither was."""
+    undated = tmp_path / "undated"
+    write_reports(
+        undated,
+        a=report("8.8.8.8", reputation=1),
+        b=report("8.8.8.8", reputation=2),
+        c=report("1.1.1.1", reputation=3),
+    )
+    dated = tmp_path / "dated"
+    write_reports(
+        dated,
+        a=report("8.8.8.8", reputation=1, last_analysis_date=1_700_000_000),
+        b=report("8.8.8.8", reputation=2, last_analysis_date=1_600_000_000),
+        c=report("8.8.8.8", reputation=3),
+    )
+    with Enricher(VirusTotalConfig(api_key=""), tmp_path / "cache") as enricher:
+        loaded = enricher.import_reports(undated)
+        assert sorted(loaded.reports) == ["1.1.1.1", "8.8.8.8"]
+        assert loaded.reports["8.8.8.8"]["data"]["attributes"]["reputation"] == 2
+        assert loaded.replaced == [
+            "2 files for 8.8.8.8: kept b.json (the last given, none has a newer analysis date)."
+        ]
+        loaded = enricher.import_reports(dated)
+        assert loaded.reports["8.8.8.8"]["data"]["attributes"]["reputation"] == 1
+        assert loaded.replaced == ["3 files for 8.8.8.8: kept a.json (newest analysis)."]
+        assert enricher.enrich(["8.8.8.8"]).frame["reputation"].iloc[0] == 1
+    r = cli(tmp_path, "reports", "import", str(undated))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "Imported 2 VirusTotal report(s).\n"
+    assert (
+        "jupyter sauce: note: 2 files for 8.8.8.8: kept b.json "
+        "(the last given, none has a newer analysis date).\n"
+    ) in r.stderr
+
+
+def test_export_never_replaces_an_existing_file_that_differs(tmp_path: Path) -> None:
+    """Bug: `reports export DIR` silently overwrote a user's edited DIR/8.8.8.8.json."""
+    source = tmp_path / "in"
+    write_reports(
+        source,
+        a=report("8.8.8.8", reputation=5),
+        b=report("1.1.1.1", reputation=6),
+        c=report("194.61.24.102", reputation=7),
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    edited = b'{"my": "notes on 8.8.8.8, edited by hand"}\n'
+    (out / "8.8.8.8.json").write_bytes(edited)
+    same = json.dumps(report("1.1.1.1", reputation=6)).encode()
+    (out / "1.1.1.1.json").write_bytes(same)  # the same report: nothing to keep or lose
+    with Enricher(VirusTotalConfig(api_key=""), tmp_path / "cache") as enricher:
+        enricher.import_reports(source)
+        exported = enricher.export_reports(out)
+        assert (exported.written, exported.kept) == (2, ["8.8.8.8.json"])
+        assert exported.notice == (
+            f"Kept 1 existing file in {out} unchanged because it differs from the report "
+            "to export: 8.8.8.8.json (move it away to export that report)."
+        )
+    assert (out / "8.8.8.8.json").read_bytes() == edited
+    assert (out / "1.1.1.1.json").read_bytes() == same
+    assert read_report_file(out / "194.61.24.102.json")[1] == report("194.61.24.102", reputation=7)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "1.1.1.1.json",
+        "194.61.24.102.json",
+        "8.8.8.8.json",
+    ]  # no temporary file left behind
+
+    r = cli(tmp_path, "reports", "import", str(source))
+    assert r.returncode == 0, r.stderr
+    again = tmp_path / "again"
+    write_reports(again, **{"8.8.8.8": report("8.8.8.8", reputation=0), "1.1.1.1": {}})
+    r = cli(tmp_path, "reports", "export", str(again))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"Exported 1 VirusTotal report(s) to {again}.\n"
+    assert (
+        f"jupyter sauce: note: Kept 2 existing files in {again} unchanged because they "
+        "differ from the reports to export, the first 1.1.1.1.json (move them away to "
+        "export those reports)."
+    ) in r.stderr.splitlines()
+    assert json.loads((again / "1.1.1.1.json").read_text()) == {}
+    assert read_report_file(again / "8.8.8.8.json")[1] == report("8.8.8.8", reputation=0)

@@ -239,6 +239,26 @@ def test_selecting_a_path_outside_the_root_is_an_error_line(
     assert widget.controls.error["message"] == "'sub' is a folder; choose a capture file in it."
 
 
+def test_select_of_what_is_not_a_path_and_of_a_tilde_name(
+    widget: CaseWidget, root: Path, monkeypatch
+) -> None:
+    """select(None / 5 / b'..' / 'a\\0b') raised TypeError or ValueError from the cell;
+    a capture named '~copy.pcap' raised RuntimeError("Could not determine home directory")."""
+    for bad in (None, 5, b"..", "a\0b"):
+        widget.select(bad)
+        assert widget.controls.error["message"] == f"{bad!r} is not a capture path."
+    widget.controls.act("select", path="a\0b")
+    assert widget.controls.error["message"] == "'a\\x00b' is not a path in the capture folder."
+    (root / "~copy.pcap").write_bytes((root / "a.pcap").read_bytes())
+    monkeypatch.chdir(root)
+    widget.select("~copy.pcap")
+    assert widget.controls.error == {} and widget.controls.selected == "~copy.pcap"
+    widget.select("~nosuchuser/x.pcap")
+    assert widget.controls.error["message"] == (
+        "'~nosuchuser/x.pcap' starts with '~nosuchuser', a home directory that does not exist here."
+    )
+
+
 def test_run_needs_a_capture(widget: CaseWidget, fake: FakeSauce) -> None:
     widget.controls.act("run")
     assert widget.controls.error["message"] == "Choose a capture first."
@@ -709,6 +729,12 @@ def test_magic_registration_and_usage(capsys) -> None:
         sauce_magic(f"--name {name}", None)
         shown = name if name != "''" else ""
         assert capsys.readouterr().out.startswith(f"--name {shown!r} is not a Python name. ")
+    # ... or one that hides Python's own names: `--name __builtins__` broke every later cell
+    for name in ("__builtins__", "print", "__name__"):
+        sauce_magic(f"--name {name}", None)
+        assert capsys.readouterr().out.startswith(
+            f"--name {name!r} would hide Python's own {name}; choose another. Usage: %sauce"
+        )
 
 
 def test_error_payload_of_sauce_error() -> None:

@@ -48,10 +48,12 @@ def _clean(user_path: str, field: str | None) -> PurePosixPath:
     """The relative path a client gave, or PathForbidden; never touches the disk."""
     if not isinstance(user_path, str) or not user_path.strip():
         raise PathError("The path is empty.", field)
-    if "\x00" in user_path or "\\" in user_path:
+    # a backslash is a separator only on Windows; "~" is never expanded (joined to the
+    # root as written: the captures listing names files such as "~copy.pcap")
+    if "\x00" in user_path or (os.sep == "\\" and "\\" in user_path):
         raise PathForbidden(OUTSIDE_MESSAGE, field)
     pure = PurePosixPath(user_path)
-    if pure.is_absolute() or user_path.startswith("~"):
+    if pure.is_absolute():
         raise PathForbidden(OUTSIDE_MESSAGE, field)
     if any(part == ".." for part in pure.parts):
         raise PathForbidden(OUTSIDE_MESSAGE, field)

@@ -12,7 +12,14 @@ Typical use::
         result.notices    # e.g. "No VirusTotal API key: offline reports only."
 """
 
-from .cache import NOT_FOUND_TTL, NotFoundList, ReportDir, load_reports
+from .cache import (
+    NOT_FOUND_TTL,
+    ExportedReports,
+    LoadedReports,
+    NotFoundList,
+    ReportDir,
+    load_reports,
+)
 from .client import LiveClient, LookupFailed, NotFound, QuotaExceeded
 from .enrich import NO_KEY_NOTICE, Enricher
 from .ipscope import canonical_ip, non_global_reason
@@ -38,7 +45,9 @@ __all__ = [
     "EnrichProgress",
     "EnrichResult",
     "Enricher",
+    "ExportedReports",
     "LiveClient",
+    "LoadedReports",
     "LookupFailed",
     "NotFound",
     "NotFoundList",

@@ -13,8 +13,11 @@ are updated under a file lock, so two processes can share one cache directory.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -150,12 +153,16 @@ class LoadedReports:
 
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)  # "<file>: <reason>"
-    replaced: list[str] = field(default_factory=list)  # an address with several reports
+    # one sentence per address with several reports, e.g.
+    # "2 files for 8.8.8.8: kept b.json (newest analysis)."
+    replaced: list[str] = field(default_factory=list)
 
 
 def _analysed_at(body: dict[str, Any]) -> float:
     value = body["data"]["attributes"].get("last_analysis_date")
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else -1.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return -1.0
+    return float(value) if math.isfinite(value) else -1.0
 
 
 def load_reports(path: Path) -> LoadedReports:
@@ -163,7 +170,9 @@ def load_reports(path: Path) -> LoadedReports:
 
     One file: an invalid one raises :class:`ReportError`. A directory: invalid files are
     listed in ``skipped`` (a folder of exports often holds error answers too); none valid
-    raises. Several reports for one address: the most recently analysed one is kept.
+    raises. Several reports for one address: the one with the newest
+    ``last_analysis_date`` is kept, or the last given (in file name order) if none is
+    newer than it; ``replaced`` says which file was kept for which address.
     """
     path = Path(path)
     if not path.exists():
@@ -175,20 +184,107 @@ def load_reports(path: Path) -> LoadedReports:
         ip, body = read_report_file(files[0])
         return LoadedReports({ip: body})
     out = LoadedReports()
-    origin: dict[str, str] = {}
+    dates: dict[str, list[float]] = {}  # by address: the analysis date of each file given
+    kept: dict[str, str] = {}  # by address: the name of the file kept
     for file in files:
         try:
             ip, body = read_report_file(file)
         except ReportError as exc:
             out.skipped.append(exc.message)
             continue
-        if ip in out.reports:
-            keep_new = _analysed_at(body) > _analysed_at(out.reports[ip])
-            kept = file.name if keep_new else origin[ip]
-            out.replaced.append(f"{ip}: several reports; kept the most recent, {kept}")
-            if not keep_new:
-                continue
-        out.reports[ip], origin[ip] = body, file.name
+        dates.setdefault(ip, []).append(_analysed_at(body))
+        if ip in out.reports and _analysed_at(body) < _analysed_at(out.reports[ip]):
+            continue  # an older one: the newest so far stays
+        out.reports[ip], kept[ip] = body, file.name
     if not out.reports:
         raise ReportError(f"{path} holds no valid VirusTotal v3 IP report ({out.skipped[0]})")
+    for ip, given in dates.items():
+        if len(given) > 1:
+            newest = _analysed_at(out.reports[ip])
+            why = (
+                "newest analysis"
+                if given.count(newest) == 1
+                else "the last given, none has a newer analysis date"
+            )
+            out.replaced.append(f"{len(given)} files for {ip}: kept {kept[ip]} ({why}).")
+    return out
+
+
+@dataclass
+class ExportedReports:
+    """What an export did: reports written to ``dest`` (or found there already, the same),
+    and the names of existing files there that differ, kept unchanged (not overwritten)."""
+
+    dest: Path
+    written: int = 0
+    kept: list[str] = field(default_factory=list)
+
+    @property
+    def notice(self) -> str | None:
+        """One sentence about the existing files kept unchanged, or None if there were none."""
+        if not self.kept:
+            return None
+        if len(self.kept) == 1:
+            return (
+                f"Kept 1 existing file in {self.dest} unchanged because it differs from the "
+                f"report to export: {self.kept[0]} (move it away to export that report)."
+            )
+        return (
+            f"Kept {len(self.kept)} existing files in {self.dest} unchanged because they "
+            f"differ from the reports to export, the first {self.kept[0]} (move them away "
+            "to export those reports)."
+        )
+
+
+def _same_report(path: Path, body: dict[str, Any]) -> bool:
+    """Whether the file at ``path`` holds exactly ``body`` as JSON (unreadable: no)."""
+    try:
+        return json.loads(path.read_bytes()) == body
+    except (OSError, ValueError, RecursionError):
+        return False
+
+
+def _write_new(path: Path, body: dict[str, Any]) -> bool:
+    """Write ``body`` to ``path`` atomically unless ``path`` exists; False if it did.
+
+    The file is written under a temporary name, then hard-linked to ``path``, which fails
+    rather than replace a file created meanwhile.
+    """
+    data = (json.dumps(body, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp_name, path)
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: check, then rename
+            if os.path.lexists(path):
+                return False
+            os.replace(tmp_name, path)
+        return True
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
+def export_reports(dest: Path, reports: dict[str, dict[str, Any]]) -> ExportedReports:
+    """Write ``{ip: body}`` to the existing folder ``dest`` as :func:`report.file_name` files.
+
+    An existing file is never replaced: one holding the same report counts as written,
+    any other (edited by someone, an older report, not a report) is kept unchanged and
+    listed in ``kept``, and that report is not exported.
+    """
+    dest = Path(dest)
+    out = ExportedReports(dest)
+    for ip in sorted(reports, key=file_name):
+        name, body = file_name(ip), reports[ip]
+        path = dest / name
+        if _write_new(path, body) or _same_report(path, body):
+            out.written += 1
+        else:
+            out.kept.append(name)
+            log.debug("export: kept the existing %s unchanged", path)
     return out

@@ -24,7 +24,7 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -193,16 +193,29 @@ class LiveClient:
                 self._client = self._loop_thread.run(self._make_client(), self.timeout)
             return self._loop_thread, self._client
 
-    def fetch_ip(self, ip: str) -> dict[str, Any]:
-        """The body of ``GET /api/v3/ip_addresses/{ip}``; raises the errors listed above."""
+    def fetch_ip(self, ip: str, on_answer: Callable[[], object] | None = None) -> dict[str, Any]:
+        """The body of ``GET /api/v3/ip_addresses/{ip}``; raises the errors listed above.
+
+        ``on_answer`` is called once, before this returns or raises, if VirusTotal sent an
+        HTTP response (any status: such a request counts against the quota); never for a
+        request that got no answer (DNS failure, connection refused, timeout before one).
+        """
         loop_thread, client = self._ensure()
         log.debug("VirusTotal lookup of %s at %s", ip, self.host)
+        answered = threading.Event()  # set on the loop thread once the response has come
         try:
             status, data = loop_thread.run(
-                _get_ip_answer(client, ip, MAX_ANSWER_BYTES), timeout=self.timeout + 5.0
+                _get_ip_answer(client, ip, MAX_ANSWER_BYTES, answered), timeout=self.timeout + 5.0
             )
         except (aiohttp.ClientError, asyncio.TimeoutError, concurrent.futures.TimeoutError) as exc:
+            # a ClientResponseError (e.g. too many redirects) was raised on a response
+            if on_answer is not None and (
+                answered.is_set() or isinstance(exc, aiohttp.ClientResponseError)
+            ):
+                on_answer()
             raise self._failure(ip, exc) from None
+        if on_answer is not None:
+            on_answer()
         if data is None:
             raise LookupFailed(
                 f"VirusTotal's answer for {ip} is larger than {MAX_ANSWER_BYTES} bytes."
@@ -284,13 +297,17 @@ class LiveClient:
             loop_thread.stop()
 
 
-async def _get_ip_answer(client: vt.Client, ip: str, limit: int) -> tuple[int, bytes | None]:
+async def _get_ip_answer(
+    client: vt.Client, ip: str, limit: int, answered: threading.Event
+) -> tuple[int, bytes | None]:
     """Status and body of ``GET /ip_addresses/{ip}``; body None if over ``limit`` bytes.
 
+    ``answered`` is set as soon as the response (status and headers) has arrived.
     The body is read and parsed by us, not by vt-py, whose error parsing fails on answers
     that are not VirusTotal's (a list, an error that is a string...).
     """
     response = await client.get_async("/ip_addresses/{}", ip)
+    answered.set()
     data = bytearray()
     try:
         async for chunk in response.content.iter_any():

@@ -37,7 +37,14 @@ from ..addresses import canonical_of, host_of
 from ..config import VirusTotalConfig
 from ..errors import InputError
 from ..userpaths import make_folder
-from .cache import LoadedReports, NotFoundList, ReportDir, load_reports
+from .cache import (
+    ExportedReports,
+    LoadedReports,
+    NotFoundList,
+    ReportDir,
+    export_reports,
+    load_reports,
+)
 from .client import LiveClient, LookupFailed, NotFound, QuotaExceeded, host_problem
 from .ipscope import ZONE_ID_ERROR, IPAddress, non_global_reason, parse_ip
 from .ratelimit import DailyUsage, RateLimiter
@@ -141,14 +148,16 @@ class Enricher:
             self._not_found.discard(ip)
         return loaded
 
-    def export_reports(self, dest: Path) -> int:
-        """Write every known report (cache and offline, the cache winning) to ``dest``."""
+    def export_reports(self, dest: Path) -> ExportedReports:
+        """Write every known report (cache and offline, the cache winning) to ``dest``.
+
+        An existing file in ``dest`` is never replaced: one that differs is kept unchanged
+        and named in the result (its ``notice`` says so in one sentence).
+        """
         dest = make_folder(dest)
         reports = dict(self._offline.items())
         reports.update(self._cache.items())
-        for ip, body in reports.items():
-            ReportDir(dest).put(ip, body)
-        return len(reports)
+        return export_reports(dest, reports)
 
     # -- enrichment ----------------------------------------------------------------------
 
@@ -275,6 +284,11 @@ class Enricher:
         failures_in_a_row = 0
         failures: list[str] = []
         save_problem: str | None = None
+
+        def answered() -> None:  # only a request VirusTotal answered counts against the quota
+            self._usage.record(1)
+            result.requests_made += 1
+
         for index, ip in enumerate(pending):
             if stop_reason is None and cancel is not None and cancel.is_set():
                 result.cancelled = True
@@ -292,10 +306,8 @@ class Enricher:
             if stop_reason is not None:
                 rows[ip] = empty_row(ip, "error", stop_reason, gui_link(ip))
                 continue
-            self._usage.record(1)
-            result.requests_made += 1
             try:
-                body = client.fetch_ip(ip)
+                body = client.fetch_ip(ip, on_answer=answered)
             except NotFound:
                 self._not_found.add(ip)
                 result.not_found.append(ip)

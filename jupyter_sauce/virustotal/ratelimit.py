@@ -101,7 +101,9 @@ def utc_today() -> date:
 
 
 class DailyUsage:
-    """Requests sent per UTC day, persisted as ``{"YYYY-MM-DD": count}`` in a small JSON file.
+    """Requests VirusTotal answered per UTC day (any HTTP status: each counts against the
+    quota; a request that got no answer does not), persisted as ``{"YYYY-MM-DD": count}``
+    in a small JSON file.
 
     Shared by every process using the same cache directory (file lock + atomic write),
     so status can report today's quota use across kernels and the server.

@@ -19,7 +19,7 @@ from traitlets.config import Config
 from ..config import load_config
 from ..errors import InputError, SauceError
 from ..pipeline import Case, Sauce
-from ..userpaths import make_folder
+from ..userpaths import expand_user, make_folder
 from .controller import RANGE_FIELDS, Controller, default_root
 from .panels import ControlsPanel, IocPanel, RangesPanel
 from .picker import Picker
@@ -92,7 +92,9 @@ class CaseWidget(ipywidgets.VBox):
         """Choose a capture by path (absolute, or relative to the working directory); one
         outside the picker's root is refused on the error line, like one chosen by hand."""
         try:
-            relative = self.picker.relative(Path(capture).expanduser().absolute())
+            if not isinstance(capture, str | os.PathLike) or "\0" in str(os.fspath(capture)):
+                raise InputError(f"{capture!r} is not a capture path.")
+            relative = self.picker.relative(expand_user(capture).absolute())
         except SauceError as exc:
             self.controller.show_error(exc)
             return

@@ -20,6 +20,7 @@ from ..engine import Progress
 from ..errors import Cancelled, RangeError
 from ..networks import RangeFilter, parse_ranges
 from ..pipeline import Case, Sauce
+from ..userpaths import expand_user
 from . import grid as grids
 from . import views
 from .ioc_control import IocControl
@@ -480,7 +481,7 @@ def default_root(capture: str | None) -> Path:
     """The picker root: the kernel's working directory, or the capture's folder if outside."""
     cwd = Path.cwd().resolve()
     if capture:
-        path = Path(capture).expanduser().resolve()
+        path = expand_user(capture).resolve()
         if cwd not in path.parents:
             return path.parent
     return cwd

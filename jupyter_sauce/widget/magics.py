@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import builtins
 import keyword
 import shlex
 import threading
@@ -63,6 +64,11 @@ def sauce_magic(line: str, ipython=None):
             raise argparse.ArgumentError(None, f"unexpected {' '.join(extra)}")
         if not args.name.isidentifier() or keyword.iskeyword(args.name):
             raise argparse.ArgumentError(None, f"--name {args.name!r} is not a Python name")
+        if args.name.startswith("__") or hasattr(builtins, args.name):
+            # binding __builtins__ or print would break every later cell
+            raise argparse.ArgumentError(
+                None, f"--name {args.name!r} would hide Python's own {args.name}; choose another"
+            )
     except (argparse.ArgumentError, ValueError) as exc:
         print(f"{exc}. Usage: {USAGE}")
         return None

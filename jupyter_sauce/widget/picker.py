@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
+from ..userpaths import expand_user
 
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap")
 
@@ -19,7 +20,7 @@ class Picker:
     """
 
     def __init__(self, root: str | os.PathLike, analysed: Callable[[Path], bool] | None = None):
-        root_path = Path(root).expanduser()
+        root_path = expand_user(root)
         if not root_path.is_dir():
             what = "is not a folder" if root_path.exists() else "does not exist"
             raise InputError(f"The capture folder {str(root_path)!r} {what}.")
@@ -28,6 +29,8 @@ class Picker:
 
     def resolve(self, relative: str) -> Path:
         """The absolute path of ``relative``; InputError if it leaves the root."""
+        if not isinstance(relative, str) or "\0" in relative:
+            raise InputError(f"{relative!r} is not a path in the capture folder.")
         path = (self.root / (relative or ".")).resolve()
         if path != self.root and self.root not in path.parents:
             raise InputError(f"{relative!r} is outside the capture folder {str(self.root)!r}.")
@@ -35,7 +38,7 @@ class Picker:
 
     def relative(self, path: str | os.PathLike) -> str:
         """``path`` relative to the root ('' for the root); InputError if outside it."""
-        resolved = Path(path).expanduser().resolve()
+        resolved = expand_user(path).resolve()
         if resolved == self.root:
             return ""
         if self.root not in resolved.parents:
