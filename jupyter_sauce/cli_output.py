@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .atomicfile import atomic_write_json
 from .engine import Progress
-from .errors import CredentialsError, InputError
+from .errors import CredentialsError
 from .iocs import alert_iocs, host_iocs
 from .networks import RangeFilter
 from .pipeline import Case, Sauce
-from .report import alert_groups, ioc_table, write_outputs
+from .report import alert_groups, folder_free_for, ioc_table, write_outputs, write_owner
 from .virustotal import EnrichProgress
 
 
@@ -79,10 +78,6 @@ class ProgressPrinter:
         sys.stderr.flush()
 
 
-#: names the capture whose results a --out folder holds
-OWNER_FILE = "capture.json"
-
-
 def out_dirs(out: Path, given: list[tuple[Path, str]]) -> list[Path]:
     """One folder per capture (path as given, sha256) under ``out``, named after it; a
     name another capture's results hold (in this call, or written by an earlier one, as
@@ -96,24 +91,12 @@ def out_dirs(out: Path, given: list[tuple[Path, str]]) -> list[Path]:
             folder = out / (stem if n == 1 else f"{stem}-{n}")
             if taken.get(folder) == sha256:  # the same capture given twice: one folder
                 break
-            if folder not in taken and _free_for(folder, sha256):
+            if folder not in taken and folder_free_for(folder, sha256):
                 break
             n += 1
         taken[folder] = sha256
         dirs.append(folder)
     return dirs
-
-
-def _free_for(folder: Path, sha256: str) -> bool:
-    """Whether ``folder`` may hold the results of the capture ``sha256``: it is new or
-    empty, or holds that capture's results already."""
-    try:
-        if not folder.exists() or not any(folder.iterdir()):
-            return True
-        owner = json.loads((folder / OWNER_FILE).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(owner, dict) and owner.get("sha256") == sha256
 
 
 def emit(
@@ -148,12 +131,7 @@ def emit(
         if args.out:
             written = write_outputs(folders[n], alerts, flt.apply(case.flows), table)
             owner = {"capture": str(given), "sha256": case.capture["sha256"], "key": case.key}
-            try:
-                atomic_write_json(folders[n] / OWNER_FILE, owner)
-            except OSError as exc:
-                where = str(folders[n] / OWNER_FILE)
-                raise InputError(f"{where!r} cannot be written: {exc.strerror or exc}.") from exc
-            written.append(folders[n] / OWNER_FILE)
+            written.append(write_owner(folders[n], owner))
             print(f"jupyter sauce: wrote {len(written)} files to {folders[n]}", file=sys.stderr)
         if args.format == "json":
             docs.append(

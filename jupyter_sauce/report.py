@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
 from .addresses import is_lookup_candidate
+from .atomicfile import atomic_write_json
 from .errors import InputError
 from .userpaths import make_folder
 from .virustotal.report import gui_link
@@ -53,6 +55,32 @@ def ioc_table(iocs: pd.DataFrame, intel: pd.DataFrame | None) -> pd.DataFrame:
     # private and other non-global addresses get no link: their VirusTotal page is a lookup too
     table["link"] = [gui_link(ip) if is_lookup_candidate(ip) else None for ip in table["ip"]]
     return table
+
+
+#: names the capture whose results a folder of written tables holds
+OWNER_FILE = "capture.json"
+
+
+def folder_free_for(folder: Path, sha256: str) -> bool:
+    """Whether ``folder`` may hold the results of the capture ``sha256``: it is new or
+    empty, or holds that capture's results already (its :data:`OWNER_FILE` says so)."""
+    try:
+        if not folder.exists() or not any(folder.iterdir()):
+            return True
+        owner = json.loads((folder / OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(owner, dict) and owner.get("sha256") == sha256
+
+
+def write_owner(folder: Path, owner: dict) -> Path:
+    """Write ``owner`` (capture, sha256, key) as the folder's :data:`OWNER_FILE`."""
+    path = folder / OWNER_FILE
+    try:
+        atomic_write_json(path, owner)
+    except OSError as exc:
+        raise InputError(f"{str(path)!r} cannot be written: {exc.strerror or exc}.") from exc
+    return path
 
 
 def write_outputs(

@@ -674,7 +674,8 @@ def test_export_formats(widget, tmp_path: Path) -> None:
     _run(widget)
     for fmt in ("csv", "parquet", "json"):
         paths = widget.export(tmp_path / fmt, format=fmt)
-        assert [p.name for p in paths] == [f"alerts.{fmt}", f"flows.{fmt}", f"iocs.{fmt}"]
+        assert [p.name for p in paths] == [
+            f"alerts.{fmt}", f"flows.{fmt}", f"iocs.{fmt}", "capture.json"]  # fmt: skip
     assert len(pd.read_parquet(tmp_path / "parquet" / "alerts.parquet")) == 8
     assert json.loads((tmp_path / "json" / "iocs.json").read_text())[0]["ip"] == "10.42.85.10"
     alerts = json.loads((tmp_path / "json" / "alerts.json").read_text())
@@ -692,6 +693,34 @@ def test_export_formats(widget, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot be created: Not a directory"):
         widget.export(tmp_path / "afile" / "sub")
     assert (tmp_path / "afile").read_text() == "kept"
+
+
+def test_export_never_overwrites_another_captures_export(widget, fake, tmp_path: Path) -> None:
+    """w.export(folder) of capture B replaced capture A's export in the same folder."""
+    with pytest.raises(InputError, match="^There is nothing to export yet; run or open"):
+        widget.export(tmp_path / "early")
+    _run(widget)
+    widget.export(tmp_path / "out")
+    widget.export(tmp_path / "out", format="parquet")  # the same capture: its own folder
+    first = (tmp_path / "out" / "alerts.csv").read_bytes()
+    other = _case(tmp_path, _alerts(NMAP_ROWS[:1]), name="other.pcap")
+    other.manifest["capture"]["sha256"] = "1" * 64
+    fake.case = other
+    widget.run(rerun=True)
+    widget.wait(10)
+    assert len(widget.alerts) == 1
+    with pytest.raises(InputError) as err:
+        widget.export(tmp_path / "out")
+    assert err.value.message == (
+        f"{str(tmp_path / 'out')!r} holds other files or another capture's export; export "
+        "into a new or empty folder, or the one this capture was exported to."
+    )
+    assert (tmp_path / "out" / "alerts.csv").read_bytes() == first
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("kept")
+    with pytest.raises(InputError, match="holds other files"):
+        widget.export(tmp_path / "mine")
+    assert json.loads(widget.export(tmp_path / "b")[-1].read_text())["sha256"] == "1" * 64
 
 
 def test_close_closes_owned_pipeline_only(root: Path, fake: FakeSauce) -> None:
@@ -863,7 +892,9 @@ def test_the_table_is_loaded_off_the_event_loop_and_a_failed_rerun_keeps_the_gri
     on the kernel's event loop); the grid goes on the page with the result."""
     loaders = []
     real_load = widget.controller._load
-    widget.controller._load = lambda *a: loaders.append(threading.current_thread()) or real_load(*a)
+    widget.controller._load = lambda *a, **k: (
+        loaders.append(threading.current_thread()) or (real_load(*a, **k))
+    )
     fake.wait_for_cancel = True
     widget.controls.act("select", path="a.pcap")
     widget.wait(10)

@@ -19,6 +19,7 @@ from traitlets.config import Config
 from ..config import load_config
 from ..errors import InputError, SauceError
 from ..pipeline import Case, Sauce
+from ..report import folder_free_for, write_owner
 from ..userpaths import expand_user, make_folder
 from .controller import RANGE_FIELDS, Controller, default_root
 from .panels import ControlsPanel, IocPanel, RangesPanel
@@ -176,10 +177,20 @@ class CaseWidget(ipywidgets.VBox):
         return {}
 
     def export(self, path: str | os.PathLike, format: ExportFormat = "csv") -> list[Path]:  # noqa: A002
-        """Write ``alerts``, ``flows`` and ``iocs`` as shown into the folder ``path``."""
+        """Write ``alerts``, ``flows`` and ``iocs`` as shown into the folder ``path``, with a
+        ``capture.json`` naming the capture: a folder holding other files or another
+        capture's export is refused (this capture's own export is replaced)."""
         if format not in ("csv", "parquet", "json"):
             raise InputError(f"{format!r} is not an export format; use csv, parquet or json.")
+        case = self.controller.case
+        if case is None:
+            raise InputError("There is nothing to export yet; run or open a capture first.")
         folder = make_folder(path)
+        if not folder_free_for(folder, case.capture["sha256"]):
+            raise InputError(
+                f"{str(folder)!r} holds other files or another capture's export; export into "
+                "a new or empty folder, or the one this capture was exported to."
+            )
         written = []
         for name, frame in (("alerts", self.alerts), ("flows", self.flows), ("iocs", self.iocs)):
             target = folder / f"{name}.{format}"
@@ -197,6 +208,9 @@ class CaseWidget(ipywidgets.VBox):
                     f"{str(target)!r} cannot be written: {exc.strerror or exc}."
                 ) from exc
             written.append(target)
+        owner = {"capture": self.controller.case_name, "sha256": case.capture["sha256"],
+                 "key": case.key}  # fmt: skip
+        written.append(write_owner(folder, owner))
         return written
 
     def close(self) -> None:

@@ -41,10 +41,13 @@ CANCELLING = "Cancelling: Suricata stops at its next check (after loading the ru
 
 def same_result(a: Case, b: Case) -> bool:
     """Whether two Case objects are the same stored analysis (a re-run replaces an entry
-    under the same key, with a new ``analysed_at``)."""
-    return (a.key, a.entry_dir, a.manifest.get("analysed_at")) == (
-        b.key, b.entry_dir, b.manifest.get("analysed_at")
-    )  # fmt: skip
+    under the same key, with a new ``analysed_at`` and timings)."""
+
+    def identity(case: Case) -> tuple:
+        m = case.manifest
+        return case.key, case.entry_dir, m.get("analysed_at"), str(m.get("timings"))
+
+    return identity(a) == identity(b)
 
 
 def grid_drawn(now: float, since: float, heard: float) -> bool:
@@ -261,7 +264,7 @@ class Controller(IocControl):
                 capture, rules=rules, home_net=home_net, rerun=rerun,
                 progress=progress, cancel=cancel,
             )  # fmt: skip
-            return self._load(grid, case, self._flt)
+            return self._load(grid, case, self._flt, reuse=not rerun)
 
         def failed(exc: BaseException) -> None:
             self.controls.running = False
@@ -309,7 +312,7 @@ class Controller(IocControl):
         return grid
 
     def _load(
-        self, grid, case: Case, flt: RangeFilter, *, same_case: bool = False
+        self, grid, case: Case, flt: RangeFilter, *, same_case: bool = False, reuse: bool = True
     ) -> Prepared | None:
         """On the worker: prepare ``case`` and load it into the grid's Table (a million
         alerts take about a second in Perspective: not on the kernel's event loop).
@@ -320,7 +323,13 @@ class Controller(IocControl):
         if same_case and self._table_case is not case:
             return None
         held = self._loaded
-        if not same_case and held is not None and held.flt == flt and same_result(held.case, case):
+        if (
+            reuse
+            and not same_case
+            and held is not None
+            and held.flt == flt
+            and same_result(held.case, case)
+        ):
             # loaded ahead (see _load_ahead): its frames, with this opening's flags
             prepared = replace(held, case=replace(held.case, reused=case.reused))
             self._table_case, self._loaded = prepared.case, prepared
