@@ -11,6 +11,20 @@ from typing import Any
 from .errors import StoreError
 
 
+def _temp_copy(path: Path, data: bytes) -> str:
+    """``data`` flushed to disk in a new temporary file beside ``path``; its name."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return tmp_name
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new file, never half of one.
 
@@ -19,24 +33,46 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp_name = _temp_copy(path, data)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Serialize ``obj`` as indented UTF-8 JSON and write it atomically."""
+def json_bytes(obj: Any) -> bytes:
+    """``obj`` as indented UTF-8 JSON, as every JSON file of the package is written."""
     text = json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n"
     # a file name that is not UTF-8 reaches Python as lone surrogates: written as JSON's
     # own \udcXX escapes, it reads back as the same name
-    atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
+    return text.encode("utf-8", "backslashreplace")
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Serialize ``obj`` as indented UTF-8 JSON and write it atomically."""
+    atomic_write_bytes(path, json_bytes(obj))
+
+
+def atomic_create(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` atomically unless ``path`` exists; False if it did.
+
+    The file is written under a temporary name, then hard-linked to ``path``, which fails
+    rather than replace a file created meanwhile.
+    """
+    tmp_name = _temp_copy(path, data)
+    try:
+        try:
+            os.link(tmp_name, path)
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: check, then rename
+            if os.path.lexists(path):
+                return False
+            os.replace(tmp_name, path)
+        return True
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
 
 
 def read_json_or(path: Path, fallback: Any) -> Any:

@@ -12,21 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from captures import demo, http_records, pcap_bytes, pcapng_bytes, write
+from cli_run import cli
 from conftest import ET_OPEN, PCAPS, needs_corpus
 
 pytestmark = pytest.mark.skipif(shutil.which("suricata") is None, reason="suricata is not on PATH")
-
-
-def cli(tmp_path: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    base = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"), "VT_API_KEY": ""}
-    return subprocess.run(
-        [sys.executable, "-m", "jupyter_sauce.cli", "--store", str(tmp_path / "store"), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**base, **(env or {})},
-        cwd=tmp_path,
-    )
 
 
 def test_demo_command(tmp_path: Path) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from cli_run import cli
 from vtserver import VT_CORPUS
 
 from jupyter_sauce.config import VirusTotalConfig
@@ -264,19 +262,6 @@ def write_reports(folder: Path, **bodies: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, body in bodies.items():
         (folder / f"{name}.json").write_text(json.dumps(body), encoding="utf-8")
-
-
-def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    """The command line as a user runs it, without a VirusTotal key."""
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "jcfg"), "VT_API_KEY": ""}
-    return subprocess.run(
-        [sys.executable, "-m", "jupyter_sauce.cli", "--store", str(tmp_path / "store"), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=tmp_path,
-    )
 
 
 def test_import_of_several_reports_for_one_address_says_which_file_was_kept(

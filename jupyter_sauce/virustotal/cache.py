@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -26,7 +24,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from ..atomicfile import atomic_write_json, damaged, read_json_or
+from ..atomicfile import atomic_create, atomic_write_json, damaged, json_bytes, read_json_or
 from ..errors import ReportError
 from .report import file_name, iter_valid_reports, read_report_file, report_files
 
@@ -245,29 +243,8 @@ def _same_report(path: Path, body: dict[str, Any]) -> bool:
 
 
 def _write_new(path: Path, body: dict[str, Any]) -> bool:
-    """Write ``body`` to ``path`` atomically unless ``path`` exists; False if it did.
-
-    The file is written under a temporary name, then hard-linked to ``path``, which fails
-    rather than replace a file created meanwhile.
-    """
-    data = (json.dumps(body, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp_name, path)
-        except FileExistsError:
-            return False
-        except OSError:  # a file system without hard links: check, then rename
-            if os.path.lexists(path):
-                return False
-            os.replace(tmp_name, path)
-        return True
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
+    """Write ``body`` to ``path`` unless ``path`` exists; False if it did."""
+    return atomic_create(path, json_bytes(body))
 
 
 def export_reports(dest: Path, reports: dict[str, dict[str, Any]]) -> ExportedReports:
