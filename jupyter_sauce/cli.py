@@ -18,7 +18,7 @@ from pathlib import Path
 from traitlets.config import Config
 
 from .capture import check_capture_path
-from .cli_output import ProgressPrinter, emit
+from .cli_output import ProgressPrinter, emit, visible
 from .config import load_config
 from .errors import InputError, RangeError, SauceError
 from .networks import RangeFilter, parse_ranges
@@ -150,11 +150,17 @@ def _analysis_args(a: argparse.ArgumentParser, demo: bool = False) -> None:
     a.add_argument("--no-warm", action="store_true", help="do not keep a warm Suricata")
 
 
+def _say(text: str) -> None:
+    """One line on stderr, ``jupyter sauce: `` first; control characters escaped (a rule
+    line or a file name may hold any byte)."""
+    print(f"jupyter sauce: {visible(text)}", file=sys.stderr)
+
+
 def _open(args: argparse.Namespace) -> Sauce:
     """The pipeline for this command; its set-up notes go to stderr."""
     sauce = Sauce(_config(args))
     for note in sauce.notes:
-        print(f"jupyter sauce: note: {note}", file=sys.stderr)
+        _say(f"note: {note}")
     return sauce
 
 
@@ -210,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         elif exc.details:  # e.g. the tail of Suricata's log: before the sentence, indented
-            print(textwrap.indent(exc.details, "  | "), file=sys.stderr)
-        print(f"jupyter sauce: error: {exc.message}", file=sys.stderr)  # always the last line
+            details = "\n".join(visible(line) for line in exc.details.split("\n"))
+            print(textwrap.indent(details, "  | "), file=sys.stderr)
+        _say(f"error: {exc.message}")  # always the last line
         return exc.exit_code
     except KeyboardInterrupt:
         print("jupyter sauce: interrupted", file=sys.stderr)
@@ -222,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the boundary: anything unforeseen is one sentence, exit 1
         if args.debug:
             raise
-        print(f"jupyter sauce: error: {_unexpected(exc)}", file=sys.stderr)
+        _say(f"error: {_unexpected(exc)}")
         return 1
 
 
@@ -279,13 +286,13 @@ def _main(args: argparse.Namespace) -> int:
             raise RangeError(f"--{field.replace('_', '-')}: {rest}") from None
         for note in flt.notes:  # named by the option the user typed, as errors are
             field, _, rest = note.partition(": ")
-            print(f"jupyter sauce: note: --{field.replace('_', '-')}: {rest}", file=sys.stderr)
+            _say(f"note: --{field.replace('_', '-')}: {rest}")
         _check_analyze_args(args)
         with _open(args) as sauce:
             if args.home_net:
                 sauce.home_net(args.home_net)  # a bad one is named as HOME_NET
                 for note in parse_ranges(args.home_net).notes:
-                    print(f"jupyter sauce: note: --home-net: {note}", file=sys.stderr)
+                    _say(f"note: --home-net: {note}")
             if args.vt:
                 enricher = sauce.enricher  # checks the reports folder before any analysis
                 problem = enricher.key_problem()
@@ -351,14 +358,14 @@ def _main(args: argparse.Namespace) -> int:
                 loaded = sauce.enricher.import_reports(args.path)
                 print(f"Imported {len(loaded.reports)} VirusTotal report(s).")
                 for line in loaded.replaced:
-                    print(f"jupyter sauce: note: {line}", file=sys.stderr)
+                    _say(f"note: {line}")
                 for line in loaded.skipped:
-                    print(f"jupyter sauce: skipped: {line}", file=sys.stderr)
+                    _say(f"skipped: {line}")
             else:
                 exported = sauce.enricher.export_reports(args.dest)
                 print(f"Exported {exported.written} VirusTotal report(s) to {args.dest}.")
                 if exported.notice:
-                    print(f"jupyter sauce: note: {exported.notice}", file=sys.stderr)
+                    _say(f"note: {exported.notice}")
         return 0
     raise InputError(f"Unknown command {args.command!r}.")
 

@@ -655,3 +655,19 @@ def test_file_names_that_are_not_utf8(tmp_path: Path) -> None:
         f"jupyter sauce: error: The case store {store!r} has a name that is not UTF-8, which "
         "Suricata's configuration cannot hold; set StoreConfig.store_dir or --store."
     )
+
+
+def test_a_rule_line_with_control_bytes_is_reported_escaped(tmp_path: Path) -> None:
+    """A rules file with binary bytes made the failed-rule warning print them raw."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "bad.rules").write_bytes(
+        b'alert http any any -> any any (msg:"UA Nmap"; http.user_agent; content:"Nmap"; '
+        b"sid:1; rev:1;)\n"
+        b"\x1b[2J\x07 garbage that is not a rule\n"
+    )
+    shutil.copy(ET_OPEN / "classification.config", rules)
+    r = cli(tmp_path, "analyze", str(demo(tmp_path / "d.pcap")), "--rules", str(rules), "--no-vt")
+    assert r.returncode == 0, r.stderr
+    assert "\x1b" not in r.stdout + r.stderr and "\x07" not in r.stdout + r.stderr
+    assert "\\x1b[2J\\x07 garbage" in r.stdout + r.stderr
