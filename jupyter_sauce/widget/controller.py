@@ -92,7 +92,9 @@ class Controller(IocControl):
         self.vt_worker = Worker("virustotal", self.dispatcher)
         self.case: Case | None = None
         self._table_case: Case | None = None  # whose rows the grid's Table holds (worker)
-        self._loaded: Prepared | None = None  # what the grid's Table holds (worker)
+        #: the Prepared those rows came from, None while the Table changes (a failed load
+        #: leaves ``_table_case`` so that new ranges for the case shown load it again)
+        self._loaded: Prepared | None = None
         #: the capture's name as the user chose it (the stored result may be of a copy)
         self.case_name = ""
         self.view: Prepared | None = None
