@@ -21,6 +21,9 @@ from .pipeline import Case, Sauce
 from .report import alert_groups, folder_free_for, ioc_table, write_outputs, write_owner
 from .virustotal import EnrichProgress
 
+#: bidi overrides and marks: they reorder what a terminal shows
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
 
 def visible(text: str) -> str:
     """``text`` with control characters (terminal escapes, carriage returns, bidi
@@ -31,9 +34,6 @@ def visible(text: str) -> str:
 
 def _hidden(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Cs") or ch in BIDI_CONTROLS
-
-
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
 def _print_visible(text: str) -> None:
@@ -132,7 +132,10 @@ def emit(
             written = write_outputs(folders[n], alerts, flt.apply(case.flows), table)
             owner = {"capture": str(given), "sha256": case.capture["sha256"], "key": case.key}
             written.append(write_owner(folders[n], owner))
-            print(f"jupyter sauce: wrote {len(written)} files to {folders[n]}", file=sys.stderr)
+            print(
+                visible(f"jupyter sauce: wrote {len(written)} files to {folders[n]}"),
+                file=sys.stderr,
+            )
         if args.format == "json":
             docs.append(
                 {

@@ -242,11 +242,6 @@ def _same_report(path: Path, body: dict[str, Any]) -> bool:
         return False
 
 
-def _write_new(path: Path, body: dict[str, Any]) -> bool:
-    """Write ``body`` to ``path`` unless ``path`` exists; False if it did."""
-    return atomic_create(path, json_bytes(body))
-
-
 def export_reports(dest: Path, reports: dict[str, dict[str, Any]]) -> ExportedReports:
     """Write ``{ip: body}`` to the existing folder ``dest`` as :func:`report.file_name` files.
 
@@ -259,7 +254,7 @@ def export_reports(dest: Path, reports: dict[str, dict[str, Any]]) -> ExportedRe
     for ip in sorted(reports, key=file_name):
         name, body = file_name(ip), reports[ip]
         path = dest / name
-        if _write_new(path, body) or _same_report(path, body):
+        if atomic_create(path, json_bytes(body)) or _same_report(path, body):
             out.written += 1
         else:
             out.kept.append(name)

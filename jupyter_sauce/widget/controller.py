@@ -402,25 +402,23 @@ class Controller(IocControl):
                 f"Listing the addresses in the {len(prepared.alerts):,} alerts "
                 "once the grid has drawn them."
             )
-            self._iocs_after_draw(self.dispatcher.loop, time.monotonic(), token=object())
+            self._iocs_after_draw(self.dispatcher.loop, time.monotonic())
         else:
             self.refresh_iocs()
 
-    def _iocs_after_draw(self, loop, since: float, token: object | None = None) -> None:
+    def _iocs_after_draw(self, loop, since: float) -> None:
         """Refresh the IoCs once :func:`grid_drawn` (checked on the loop every 0.25 s)."""
-        if token is not None:
-            self._ioc_wait = token  # a newer wait replaces this one
-        token = self._ioc_wait
-        if grid_drawn(time.monotonic(), since, self._grid_heard):
-            self._ioc_wait = None
-            self.refresh_iocs()
-            return
+        token = self._ioc_wait = object()  # a newer wait, or any refresh, ends this one
 
-        def again() -> None:
-            if self._ioc_wait is token and self.view is not None:
-                self._iocs_after_draw(loop, since)
+        def check() -> None:
+            if self._ioc_wait is not token or self.view is None:
+                return
+            if grid_drawn(time.monotonic(), since, self._grid_heard):
+                self.refresh_iocs()
+            else:
+                loop.call_later(0.25, check)
 
-        loop.call_later(0.25, again)
+        check()
 
     def _grid_message(self, _widget, _content, _buffers) -> None:
         self._grid_heard = time.monotonic()
